@@ -1,0 +1,22 @@
+"""amibackup: AMI Auto-Backup for AWS Auto Scaling groups, as a Pulumi resource.
+
+The Pulumi-facing names are imported lazily so that the runner, which ships to
+AWS Lambda with only this package and boto3, never imports pulumi.
+"""
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["AmiAutoBackup", "AmiAutoBackupProvider", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AmiAutoBackup":
+        from amibackup.resource import AmiAutoBackup
+
+        return AmiAutoBackup
+    if name == "AmiAutoBackupProvider":
+        from amibackup.provider import AmiAutoBackupProvider
+
+        return AmiAutoBackupProvider
+    raise AttributeError(f"module 'amibackup' has no attribute {name!r}")

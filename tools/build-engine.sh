@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Build the real Pulumi CLI engine from the Go module proxy, into a cache
+# folder outside the repository, and print that folder's bin/ on stdout:
+#
+#     BIN=$(bash tools/build-engine.sh)
+#     PATH="$BIN:$PATH" pulumi version
+#
+# The version is the one pinned in tools/pulumi-engine/go.mod (pkg/v3 and
+# sdk/v3 at the same version; go.sum pins every dependency). Idempotent: when
+# <cache>/<version>/bin/pulumi exists and runs, nothing is built.
+#
+# Environment:
+#   AMIBACKUP_ENGINE_CACHE   cache root (default: $HOME/.cache/amibackup/engine)
+#   AMIBACKUP_ENGINE_REBUILD set to 1 to rebuild even if the binary is there
+#   AMIBACKUP_LANGHOST_VERSION  optional version (pseudo-version) of
+#       github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3 to
+#       try to build too. Off by default: the module proxy reachable from the
+#       project's machines does not serve that module (403), see the notes.
+#
+# Needs: go (>= the go line of tools/pulumi-engine/go.mod), the Go module proxy.
+# Progress and the build log go to stderr; only the bin dir goes to stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mod_dir=$here/pulumi-engine
+
+log() { printf 'build-engine: %s\n' "$*" >&2; }
+
+command -v go >/dev/null 2>&1 || { log "go is not on PATH"; exit 1; }
+
+version=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$mod_dir/go.mod")
+[ -n "$version" ] || { log "cannot read the pkg/v3 version from $mod_dir/go.mod"; exit 1; }
+sdk_version=$(awk '$1 == "github.com/pulumi/pulumi/sdk/v3" { print $2; exit }' "$mod_dir/go.mod")
+if [ "$sdk_version" != "$version" ]; then
+    log "go.mod pins pkg/v3 $version but sdk/v3 $sdk_version: they must match"
+    exit 1
+fi
+
+cache_root=${AMIBACKUP_ENGINE_CACHE:-$HOME/.cache/amibackup/engine}
+bin_dir=$cache_root/$version/bin
+mkdir -p "$bin_dir"
+
+# The Go commands read only the module's own files; never let them edit go.mod.
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly"
+
+engine_ok() {
+    [ -x "$bin_dir/pulumi" ] && "$bin_dir/pulumi" version >/dev/null 2>&1
+}
+
+if [ "${AMIBACKUP_ENGINE_REBUILD:-0}" != 1 ] && engine_ok; then
+    log "pulumi $version already built in $bin_dir"
+else
+    log "building pulumi $version into $bin_dir (several minutes on 2 cores)"
+    start=$(date +%s)
+    tmp="$bin_dir/.pulumi.tmp.$$"
+    trap 'rm -f "$tmp"' EXIT
+    (
+        cd "$mod_dir"
+        go build -trimpath \
+            -tags osusergo,grpcnotrace \
+            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+            -o "$tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    ) >&2
+    mv -f "$tmp" "$bin_dir/pulumi"
+    trap - EXIT
+    engine_ok || { log "built $bin_dir/pulumi but 'pulumi version' fails"; exit 1; }
+    log "built in $(( $(date +%s) - start ))s: $("$bin_dir/pulumi" version)"
+fi
+
+# Helper files next to the engine (cheap, so refreshed on every run).
+# The dynamic-provider launcher: the engine looks for the plugin
+# pulumi-resource-pulumi-python on PATH and beside the pulumi binary.
+install -m 0755 "$here/pulumi-resource-pulumi-python" "$bin_dir/pulumi-resource-pulumi-python"
+# The Python language host's companion script, from the pinned sdk module.
+sdk_dir=$(cd "$mod_dir" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3 2>/dev/null || true)
+if [ -z "$sdk_dir" ] || [ ! -d "$sdk_dir" ]; then
+    sdk_dir=$(cd "$mod_dir" && go mod download -json github.com/pulumi/pulumi/sdk/v3 |
+        awk -F'"' '$2 == "Dir" { print $4 }')
+fi
+if [ -f "$sdk_dir/python/cmd/pulumi-language-python-exec" ]; then
+    install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$bin_dir/pulumi-language-python-exec"
+else
+    log "warning: pulumi-language-python-exec not found in the sdk module ($sdk_dir)"
+fi
+
+# Optional, best effort: the Python language host (a module of its own).
+if [ -n "${AMIBACKUP_LANGHOST_VERSION:-}" ] && [ ! -x "$bin_dir/pulumi-language-python" ]; then
+    lh=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
+    lh_mod=$cache_root/$version/langhost-mod
+    mkdir -p "$lh_mod"
+    log "trying the Python language host $lh@$AMIBACKUP_LANGHOST_VERSION"
+    if (
+        cd "$lh_mod"
+        [ -f go.mod ] || go mod init amibackup/tools/pulumi-langhost
+        GOFLAGS=-mod=mod go get "$lh@$AMIBACKUP_LANGHOST_VERSION" \
+            "github.com/pulumi/pulumi/sdk/v3@$version" \
+            "github.com/pulumi/pulumi/pkg/v3@$version"
+        GOFLAGS=-mod=mod go build -trimpath -tags osusergo,grpcnotrace \
+            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+            -o "$bin_dir/pulumi-language-python" "$lh"
+    ) >&2; then
+        log "built $bin_dir/pulumi-language-python"
+    else
+        log "warning: the Python language host could not be built; use pulumi.automation inline programs"
+    fi
+fi
+
+printf '%s\n' "$bin_dir"
