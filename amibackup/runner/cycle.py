@@ -1,0 +1,276 @@
+"""One backup cycle against AWS: gather state, ask `plan`, act, summarise.
+
+The thin imperative shell around `plan.py`. Every AWS call of a cycle is here, so
+their number stays small and visible (see bench/).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from amibackup.runner import lock, plan
+from amibackup.runner.clients import Clients
+
+log = logging.getLogger("amibackup.runner")
+NOT_FOUND = {"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidSnapshot.NotFound",
+             "InvalidSnapshotID.NotFound"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one backup asks of the runner: the schedule target's Input, parsed."""
+
+    backup_id: str
+    group_name: str
+    retention: int = 3
+    no_reboot: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+    scheduled_time: str | None = None  # Scheduler fills in <aws.scheduler.scheduled-time>
+    tag_snapshots: bool = True  # moto cannot tag snapshots at CreateImage; AWS can
+    wait_delay: int = 15  # seconds between polls while an image becomes available
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Job:
+        missing = [k for k in ("backup_id", "group_name") if not event.get(k)]
+        if missing:
+            raise ValueError(f"runner event lacks {', '.join(missing)}: {json.dumps(event)[:300]}")
+        known = {k: event[k] for k in cls.__dataclass_fields__ if k in event}
+        known["retention"] = int(known.get("retention", 3))
+        return cls(**known)
+
+    def scheduled(self, now: datetime) -> datetime:
+        if self.scheduled_time and not self.scheduled_time.startswith("<"):
+            return datetime.fromisoformat(self.scheduled_time)
+        return now
+
+
+@dataclass
+class Summary:
+    """The one JSON line a run logs: what it made, promoted, pruned, and what it skipped."""
+
+    backup: str
+    group: str
+    run: str
+    source_instance: str | None = None
+    created: str | None = None
+    available: bool | None = None
+    promoted: str | None = None
+    template_version: int | None = None
+    pruned: list[str] = field(default_factory=list)
+    deleted_snapshots: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def parse_image(raw: dict[str, Any]) -> plan.Image:
+    snaps = tuple(m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
+                  if m.get("Ebs", {}).get("SnapshotId"))
+    created = datetime.fromisoformat(raw["CreationDate"])
+    return plan.Image(raw["ImageId"], raw.get("Name", ""), raw["State"], created, snaps,
+                      {t["Key"]: t["Value"] for t in raw.get("Tags", [])})
+
+
+def backup_images(ec2: Any, backup_id: str) -> list[plan.Image]:
+    """Images this account owns that carry this backup's tag: the only ones ever deleted."""
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=["self"], Filters=[{"Name": f"tag:{plan.TAG_BACKUP}", "Values": [backup_id]}])
+    return [parse_image(raw) for page in pages for raw in page["Images"]
+            if any(t["Key"] == plan.TAG_BACKUP and t["Value"] == backup_id
+                   for t in raw.get("Tags", []))]
+
+
+def template_of(group: dict[str, Any]) -> dict[str, Any] | None:
+    spec = group.get("LaunchTemplate")
+    if spec is None:
+        spec = (group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
+                .get("LaunchTemplateSpecification"))
+    return spec
+
+
+def template_ref(spec: dict[str, Any]) -> dict[str, str]:
+    if spec.get("LaunchTemplateId"):
+        return {"LaunchTemplateId": spec["LaunchTemplateId"]}
+    return {"LaunchTemplateName": spec["LaunchTemplateName"]}
+
+
+def delete_image(ec2: Any, image: plan.Image, summary: Summary) -> None:
+    """Deregister first (a registered image's snapshots cannot go), then its snapshots."""
+    try:
+        ec2.deregister_image(ImageId=image.image_id)
+    except ClientError as err:
+        if err.response["Error"]["Code"] not in NOT_FOUND:
+            raise
+    summary.pruned.append(image.image_id)
+    for snap in image.snapshot_ids:
+        try:
+            ec2.delete_snapshot(SnapshotId=snap)
+            summary.deleted_snapshots.append(snap)
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
+            if code not in NOT_FOUND:
+                summary.warnings.append(f"snapshot {snap} of {image.image_id} kept: {code}")
+
+
+def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
+              time_left: Callable[[], float] = lambda: 600.0) -> Summary:
+    """Run one backup cycle; never raises for expected conditions, reports them instead."""
+    now = now or datetime.now(UTC)
+    key = plan.run_key(job.scheduled(now))
+    summary = Summary(job.backup_id, job.group_name, key)
+    ssm = clients("ssm")
+    try:
+        with lock.held(ssm, lock.lock_name(job.backup_id), owner=f"run {key}"):
+            _cycle(job, clients, now, key, summary, time_left)
+    except lock.Busy as busy:
+        summary.skipped.append(f"{busy}; this run does nothing")
+    log.info(summary.to_json())
+    return summary
+
+
+def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary,
+           time_left: Callable[[], float]) -> None:
+    ec2, asg = clients("ec2"), clients("autoscaling")
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[job.group_name])
+    if not groups["AutoScalingGroups"]:
+        summary.skipped.append(f"group {job.group_name} not found")
+        return
+    group = groups["AutoScalingGroups"][0]
+    spec = template_of(group)
+    if spec is None:
+        summary.skipped.append("the group has no launch template (launch configurations are not "
+                               "supported: migrate the group to a launch template)")
+        return
+    pinned = spec.get("Version", "$Default")
+    if pinned not in ("$Default", "$Latest"):
+        summary.warnings.append(f"the group pins launch template version {pinned}; set it to "
+                                "$Default so new instances launch from the newest backup")
+
+    instances = _instances(ec2, group)
+    images = backup_images(ec2, job.backup_id)
+    versions = _versions(ec2, spec, pinned)
+    default = next(v for v in versions if v["DefaultVersion"])
+    default_image = default["LaunchTemplateData"].get("ImageId")
+
+    source = plan.newest_instance(instances)
+    decision = plan.decide_create(images, source, key, default_image)
+    if decision.create and source is not None:
+        summary.source_instance = source.instance_id
+        image_id = _create_image(ec2, job, source, key, now)
+        summary.created = image_id
+        images.append(plan.Image(image_id, plan.image_name(job.backup_id, key), "pending", now,
+                                 (), {plan.TAG_SOURCE_IMAGE: source.image_id, plan.TAG_RUN: key}))
+    else:
+        summary.skipped.append(decision.reason)
+
+    images = _await_pending(ec2, images, job, summary, time_left)
+
+    target = plan.choose_promotion(images, default_image)
+    if target is not None:
+        summary.template_version = _promote(ec2, spec, default, target)
+        summary.promoted = target.image_id
+        default_image = target.image_id
+    elif default_image not in {i.image_id for i in images} and plan.newest(images):
+        summary.skipped.append(f"not promoting: the template launches {default_image}, chosen by "
+                               "hand; waiting for a backup of an instance that runs it")
+
+    in_use = {default_image, *(v["LaunchTemplateData"].get("ImageId") for v in versions),
+              *(i.image_id for i in instances)}
+    prune = plan.decide_prune(images, job.retention, in_use)
+    summary.kept = [i.image_id for i in prune.kept]
+    summary.protected = list(prune.protected)
+    for image in prune.delete:
+        delete_image(ec2, image, summary)
+
+
+def _instances(ec2: Any, group: dict[str, Any]) -> list[plan.Instance]:
+    members = {i["InstanceId"]: i for i in group.get("Instances", [])}
+    if not members:
+        return []
+    found: list[plan.Instance] = []
+    pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=list(members))
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for raw in reservation["Instances"]:
+                member = members[raw["InstanceId"]]
+                found.append(plan.Instance(
+                    raw["InstanceId"], raw.get("ImageId", ""), raw["LaunchTime"],
+                    member["LifecycleState"], member["HealthStatus"], raw["State"]["Name"]))
+    return found
+
+
+def _versions(ec2: Any, spec: dict[str, Any], pinned: str) -> list[dict[str, Any]]:
+    wanted = ["$Default", "$Latest"] + ([pinned] if pinned not in ("$Default", "$Latest") else [])
+    raw = ec2.describe_launch_template_versions(**template_ref(spec), Versions=wanted)
+    unique = {v["VersionNumber"]: v for v in raw["LaunchTemplateVersions"]}
+    return list(unique.values())
+
+
+def _create_image(ec2: Any, job: Job, source: plan.Instance, key: str, now: datetime) -> str:
+    tags = plan.image_tags(job.backup_id, job.group_name, source, key, now, job.tags)
+    tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+    specs = [{"ResourceType": "image", "Tags": tag_list}]
+    if job.tag_snapshots:
+        specs.append({"ResourceType": "snapshot", "Tags": tag_list})
+    response = ec2.create_image(
+        InstanceId=source.instance_id, Name=plan.image_name(job.backup_id, key),
+        Description=f"amibackup {job.backup_id} of group {job.group_name}, run {key}",
+        NoReboot=job.no_reboot, TagSpecifications=specs)
+    return response["ImageId"]
+
+
+def _await_pending(ec2: Any, images: list[plan.Image], job: Job, summary: Summary,
+                   time_left: Callable[[], float]) -> list[plan.Image]:
+    """Wait, within the invocation's time, for pending images; mark what they became."""
+    pending = [i for i in images if i.state == "pending"]
+    if not pending:
+        return images
+    attempts = int((time_left() - 30) // max(job.wait_delay, 1))
+    if attempts < 1:
+        summary.warnings.append("no time left to wait for the image; the next run promotes it")
+        return images
+    ids = [i.image_id for i in pending]
+    try:
+        ec2.get_waiter("image_available").wait(
+            ImageIds=ids, WaiterConfig={"Delay": job.wait_delay, "MaxAttempts": attempts})
+        states = {i: "available" for i in ids}
+    except WaiterError as err:
+        last = err.last_response or {}
+        states = {raw["ImageId"]: raw["State"] for raw in last.get("Images", [])}
+        failed = [i for i, s in states.items() if s in ("failed", "invalid", "error")]
+        summary.failed.extend(failed)
+        if not failed:
+            summary.warnings.append("image not available in time; the next run promotes it")
+    if summary.created:
+        summary.available = states.get(summary.created) == "available"
+    return [plan.Image(i.image_id, i.name, states.get(i.image_id, i.state), i.created,
+                       i.snapshot_ids, i.tags) for i in images]
+
+
+def _promote(ec2: Any, spec: dict[str, Any], default: dict[str, Any], target: plan.Image) -> int:
+    """A new template version identical to the default but for the image, made the default.
+
+    The full data is passed as well as SourceVersion: AWS copies the source version,
+    emulators may not, and either way only ImageId changes.
+    """
+    data = dict(default["LaunchTemplateData"])
+    data["ImageId"] = target.image_id
+    created = ec2.create_launch_template_version(
+        **template_ref(spec), SourceVersion=str(default["VersionNumber"]),
+        VersionDescription=f"amibackup: {target.name}"[:255], LaunchTemplateData=data)
+    number = created["LaunchTemplateVersion"]["VersionNumber"]
+    ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
+    return int(number)

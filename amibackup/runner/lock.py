@@ -1,0 +1,76 @@
+"""A lease lock in an SSM parameter: one run (or teardown) of a backup at a time.
+
+PutParameter without Overwrite is atomic in AWS, so two runners that start together
+cannot both take it. A lease outlives a crashed run only until it expires.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+LEASE_SECONDS = 900  # the longest a Lambda invocation can run
+
+
+def lock_name(backup_id: str) -> str:
+    return f"/amibackup/{backup_id}/lock"
+
+
+class Busy(Exception):
+    """Another run holds the lock."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"another run holds the lock ({holder})")
+        self.holder = holder
+
+
+def _expired(value: str, now: float) -> bool:
+    try:
+        return float(json.loads(value)["expires"]) < now
+    except (ValueError, KeyError, TypeError):
+        return True
+
+
+def acquire(ssm: Any, name: str, owner: str, lease: int = LEASE_SECONDS) -> None:
+    now = time.time()
+    value = json.dumps({"owner": owner, "expires": now + lease})
+    for _ in range(2):
+        try:
+            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=False,
+                              Description="amibackup run lock (safe to delete when no run is active)")
+            return
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ParameterAlreadyExists":
+                raise
+        try:
+            held = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ParameterNotFound":
+                continue  # released meanwhile: try again
+            raise
+        if not _expired(held, now):
+            raise Busy(held)
+        release(ssm, name)  # a crashed run's stale lease
+    raise Busy("lock contended")
+
+
+def release(ssm: Any, name: str) -> None:
+    try:
+        ssm.delete_parameter(Name=name)
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+
+
+@contextmanager
+def held(ssm: Any, name: str, owner: str, lease: int = LEASE_SECONDS) -> Iterator[None]:
+    acquire(ssm, name, owner, lease)
+    try:
+        yield
+    finally:
+        release(ssm, name)

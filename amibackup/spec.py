@@ -1,0 +1,176 @@
+"""Validation of a backup spec: pure, returns every problem at once.
+
+The provider turns each `Problem` into a Pulumi CheckFailure, so `pulumi preview`
+fails at plan time with one line per field. Values not known yet (preview) are
+recognised by the caller's `is_unknown` predicate and skipped, so this module does
+not need to know about Pulumi.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from amibackup.schedule import FREQUENCIES, ScheduleError, check_timezone, resolve
+
+DEFAULT_RETENTION = 3
+MAX_RETENTION = 100
+MAX_TAGS = 40  # 50 per image in AWS, minus the tags amibackup sets itself
+PERSISTENCE_KEYS = ("root_volume", "data_volumes", "private_ip")
+STATEFUL_KEYS = ("root_volume", "data_volumes")
+GROUP_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")  # AutoScalingGroupName: printable ASCII
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+UnknownPredicate = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One invalid input: the property it concerns and what to do about it."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def _never_unknown(_: Any) -> bool:
+    return False
+
+
+def whole_number(value: Any) -> int | None:
+    """Pulumi sends integers as floats (3.0): accept those, refuse 2.5, True and strings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unknown) -> list[Problem]:
+    """Check every input of an AmiAutoBackup; an empty list means valid."""
+    problems: list[Problem] = []
+    known = {k: v for k, v in props.items() if not is_unknown(v)}
+
+    def add(field: str, message: str) -> None:
+        problems.append(Problem(field, message))
+
+    group = known.get("group_name")
+    if "group_name" not in props or group is None or (isinstance(group, str) and not group.strip()):
+        add("group_name", "is required: set it to the name of the Auto Scaling group to back up")
+    elif not isinstance(group, str) or not GROUP_NAME_RE.match(group):
+        add("group_name", "must be a group name of 1 to 255 printable ASCII characters")
+
+    frequency = known.get("frequency", "hourly")
+    cron = known.get("cron")
+    frequency_ok = isinstance(frequency, str) and frequency in FREQUENCIES
+    if not frequency_ok and "frequency" in known:
+        add("frequency", f"must be one of {', '.join(FREQUENCIES)}; got {frequency!r}")
+    if frequency_ok and frequency == "custom":
+        if "cron" in props and not is_unknown(props["cron"]) and not cron:
+            add("cron", 'is required when frequency is "custom": e.g. cron="30 2 * * *"')
+        elif cron is not None and not isinstance(cron, str):
+            add("cron", "must be a string such as \"30 2 * * *\" or \"cron(30 2 * * ? *)\"")
+    elif frequency_ok and cron not in (None, ""):
+        add("cron", f'is only used with frequency="custom"; remove it or set frequency="custom" '
+                    f"(frequency is {frequency!r})")
+
+    timezone = known.get("timezone", "UTC")
+    timezone_ok = True
+    if not isinstance(timezone, str) or not timezone:
+        add("timezone", 'must be an IANA time zone name such as "UTC" or "Europe/Paris"')
+        timezone_ok = False
+    else:
+        try:
+            check_timezone(timezone)
+        except ScheduleError as err:
+            add("timezone", str(err))
+            timezone_ok = False
+    if frequency_ok and timezone_ok:
+        _check_schedule(props, frequency, cron, timezone, is_unknown, add)
+
+    retention = known.get("retention", DEFAULT_RETENTION)
+    count = whole_number(retention)
+    if count is None or not 1 <= count <= MAX_RETENTION:
+        add("retention", f"must be a whole number from 1 to {MAX_RETENTION} (images to keep); "
+                         f"got {retention!r}")
+
+    for flag in ("no_reboot", "paused", "deregister_on_delete"):
+        if flag in known and not isinstance(known[flag], bool):
+            add(flag, f"must be true or false; got {known[flag]!r}")
+
+    _check_persistence(known.get("persistence"), is_unknown, add)
+    _check_tags(known.get("tags"), is_unknown, add)
+
+    region = known.get("region")
+    if region not in (None, "") and (not isinstance(region, str) or not REGION_RE.match(region)):
+        add("region", f"must be an AWS region name such as \"eu-west-1\"; got {region!r}")
+    return problems
+
+
+def _check_schedule(
+    props: Mapping[str, Any],
+    frequency: str,
+    cron: Any,
+    timezone: str,
+    is_unknown: UnknownPredicate,
+    add: Callable[[str, str], None],
+) -> None:
+    if any(is_unknown(props.get(k)) for k in ("frequency", "cron", "timezone")):
+        return
+    if frequency == "custom" and not (isinstance(cron, str) and cron):
+        return  # already reported as a missing or mistyped cron
+    try:
+        resolve(frequency, cron if frequency == "custom" else None, timezone)
+    except ScheduleError as err:
+        add("cron" if frequency == "custom" else "frequency", str(err))
+
+
+def _check_persistence(
+    persistence: Any, is_unknown: UnknownPredicate, add: Callable[[str, str], None]
+) -> None:
+    if persistence is None:
+        return
+    if not isinstance(persistence, Mapping):
+        add("persistence", "must be a map with root_volume, data_volumes, private_ip (true/false)")
+        return
+    for key, value in persistence.items():
+        if key not in PERSISTENCE_KEYS:
+            add(f"persistence.{key}", f"is not a persistence setting; use {', '.join(PERSISTENCE_KEYS)}")
+        elif not is_unknown(value) and not isinstance(value, bool):
+            add(f"persistence.{key}", f"must be true or false; got {value!r}")
+    stateful = [k for k in STATEFUL_KEYS if persistence.get(k) is True]
+    if stateful:
+        add("persistence", (
+            f"{' and '.join(stateful)} persistence makes the group stateful, and AMI auto-backup "
+            "cannot coexist with data persistence (stateful groups): the backup would overwrite "
+            "the persisted volumes' image. Turn off root_volume/data_volumes persistence or "
+            "remove this backup (private_ip persistence alone is allowed)"
+        ))
+
+
+def _check_tags(tags: Any, is_unknown: UnknownPredicate, add: Callable[[str, str], None]) -> None:
+    if tags is None:
+        return
+    if not isinstance(tags, Mapping):
+        add("tags", "must be a map of tag keys to string values")
+        return
+    if len(tags) > MAX_TAGS:
+        add("tags", f"has {len(tags)} tags; at most {MAX_TAGS} (AWS allows 50 per image and "
+                    "amibackup sets its own)")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            add("tags", f"key {key!r} must be 1 to 128 characters")
+        elif key.lower().startswith("aws:"):
+            add(f"tags.{key}", 'keys starting with "aws:" are reserved by AWS; rename the tag')
+        elif key.lower().startswith("amibackup:"):
+            add(f"tags.{key}", 'keys starting with "amibackup:" are set by amibackup; rename the tag')
+        if is_unknown(value):
+            continue
+        if not isinstance(value, str) or len(value) > 256:
+            add(f"tags.{key}", "value must be a string of at most 256 characters")
