@@ -187,7 +187,10 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
         summary.skipped.append(f"not promoting: the template launches {default_image}, chosen by "
                                "hand; waiting for a backup of an instance that runs it")
 
-    in_use = {default_image, *(v["LaunchTemplateData"].get("ImageId") for v in versions),
+    # What the template launches after this run (default, latest, a pinned version) and
+    # what live instances run: none of it may be deleted.
+    referenced = [v for v in versions if target is None or str(v["VersionNumber"]) == pinned]
+    in_use = {default_image, *(v["LaunchTemplateData"].get("ImageId") for v in referenced),
               *(i.image_id for i in instances)}
     prune = plan.decide_prune(images, job.retention, in_use)
     summary.kept = [i.image_id for i in prune.kept]

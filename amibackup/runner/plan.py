@@ -51,6 +51,11 @@ class Image:
     def run(self) -> str | None:
         return self.tags.get(TAG_RUN)
 
+    @property
+    def order(self) -> tuple[str, str]:
+        """Age order: the scheduled run it belongs to, then the image id for ties."""
+        return (self.run or run_key(self.created), self.image_id)
+
 
 def run_key(scheduled: datetime) -> str:
     """The identity of one scheduled run: its minute in UTC (schedules are >= 10 min apart)."""
@@ -93,7 +98,7 @@ def newest_instance(instances: Iterable[Instance]) -> Instance | None:
 
 def newest(images: Iterable[Image], state: str = "available") -> Image | None:
     candidates = [i for i in images if i.state == state]
-    return max(candidates, key=lambda i: (i.created, i.name, i.image_id)) if candidates else None
+    return max(candidates, key=lambda i: i.order) if candidates else None
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ def choose_promotion(images: list[Image], default_image: str | None) -> Image | 
     by_id = {i.image_id: i for i in images}
     current = by_id.get(default_image or "")
     if current is not None:  # the template launches one of our backups
-        return target if (target.created, target.name) > (current.created, current.name) else None
+        return target if target.order > current.order else None
     if default_image and target.source_image != default_image:
         return None  # manual change: wait for a backup of an instance running it
     return target
@@ -164,7 +169,7 @@ def decide_prune(images: list[Image], retention: int, in_use: Iterable[str]) -> 
     used = set(in_use)
     available = sorted(
         (i for i in images if i.state == "available"),
-        key=lambda i: (i.created, i.name, i.image_id), reverse=True,
+        key=lambda i: i.order, reverse=True,
     )
     kept = available[:retention]
     delete: list[Image] = []

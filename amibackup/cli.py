@@ -1,0 +1,125 @@
+"""`amibackup`: the operator's command line. Same code as the Lambda runner."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from amibackup.schedule import PRESETS, ScheduleError, next_runs, resolve
+
+
+def _tags(pairs: Sequence[str]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--tag takes KEY=VALUE; got {pair!r}")
+        tags[key] = value
+    return tags
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from amibackup.runner.clients import Clients
+    from amibackup.runner.cycle import Job, run_cycle
+
+    job = Job(backup_id=args.backup or args.group, group_name=args.group,
+              retention=args.retention, no_reboot=not args.reboot, tags=_tags(args.tag),
+              region=args.region, tag_snapshots=not args.no_snapshot_tags,
+              wait_delay=args.poll)
+    deadline = time.monotonic() + args.wait
+    summary = run_cycle(job, Clients(args.region),
+                        time_left=lambda: deadline - time.monotonic() + 30)
+    print(json.dumps(summary.__dict__, indent=2, sort_keys=True))
+    return 1 if summary.failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from amibackup.runner import plan
+    from amibackup.runner.clients import Clients
+
+    ec2 = Clients(args.region)("ec2")
+    key, value = (plan.TAG_BACKUP, args.backup) if args.backup else (plan.TAG_GROUP, args.group)
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=["self"], Filters=[{"Name": f"tag:{key}", "Values": [value]}])
+    rows = []
+    for page in pages:
+        for raw in page["Images"]:
+            tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
+            snaps = [m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
+                     if m.get("Ebs", {}).get("SnapshotId")]
+            rows.append([raw["CreationDate"][:19], raw["ImageId"], raw["State"],
+                         tags.get(plan.TAG_BACKUP, ""), tags.get(plan.TAG_SOURCE_INSTANCE, ""),
+                         ",".join(snaps)])
+    rows.sort(reverse=True)
+    print(_table(["created", "image", "state", "backup", "source instance", "snapshots"], rows))
+    print(f"{len(rows)} image(s)")
+    return 0
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    preset = args.expression in PRESETS
+    try:
+        schedule = resolve(args.expression if preset else "custom",
+                           None if preset else args.expression, args.timezone)
+        runs = next_runs(schedule.expression, args.count, schedule.timezone)
+    except ScheduleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"expression:  {schedule.expression}")
+    print(f"timezone:    {schedule.timezone}")
+    print(f"description: {schedule.description}")
+    for run in runs:
+        print(f"  {run.isoformat()}")
+    return 0
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="amibackup", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one backup cycle now")
+    run.add_argument("--group", required=True, help="Auto Scaling group name")
+    run.add_argument("--backup", help="backup id (the resource's backup_id output); "
+                                      "default: the group name")
+    run.add_argument("--retention", type=int, default=3, help="available images to keep")
+    run.add_argument("--reboot", action="store_true", help="reboot the instance for the image")
+    run.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--region")
+    run.add_argument("--wait", type=float, default=600, help="seconds to wait for `available`")
+    run.add_argument("--poll", type=int, default=15, help="seconds between state polls")
+    run.add_argument("--no-snapshot-tags", action="store_true",
+                     help="do not tag snapshots at CreateImage (emulators such as moto)")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="list the backup images of a group or backup")
+    lst.add_argument("--group", required=True)
+    lst.add_argument("--backup", help="only this backup id")
+    lst.add_argument("--region")
+    lst.set_defaults(func=cmd_list)
+
+    nxt = sub.add_parser("next", help="show a schedule's next runs and description")
+    nxt.add_argument("expression", help="continuous|hourly|daily|weekly, a 5-field cron, "
+                                        "or an EventBridge cron(...)/rate(...)")
+    nxt.add_argument("--timezone", default="UTC")
+    nxt.add_argument("--count", type=int, default=5)
+    nxt.set_defaults(func=cmd_next)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

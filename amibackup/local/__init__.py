@@ -1,0 +1,1 @@
+"""The embedded default: a moto server on loopback playing AWS, a demo group, the engine."""

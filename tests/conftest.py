@@ -1,0 +1,37 @@
+"""Shared fixtures: moto in-process for runner tests, a moto server for provider tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from amibackup.local.seed import DemoGroup, create_group
+from amibackup.runner.clients import Clients
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so nothing can reach a real account."""
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    if not os.environ.get("AMIBACKUP_KEEP_ENDPOINT"):
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def clients() -> Iterator[Clients]:
+    with mock_aws():
+        yield Clients(REGION)
+
+
+@pytest.fixture
+def group(clients: Clients) -> DemoGroup:
+    return create_group(clients, "web", size=2)

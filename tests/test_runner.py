@@ -1,0 +1,282 @@
+"""The backup runner against moto: creation, promotion, retention, skips, guards."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.backends import get_backend
+
+from amibackup.local.seed import DemoGroup, create_group, default_image, group_instances
+from amibackup.runner import lock, plan
+from amibackup.runner.clients import Clients
+from amibackup.runner.cycle import Job, Summary, backup_images, run_cycle
+from amibackup.runner.handler import handler
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def run(clients: Clients, group: DemoGroup, n: int, retention: int = 3,
+        backup: str = "b1", **kw: object) -> Summary:
+    job = Job(backup, group.group_name, retention=retention, tag_snapshots=False,
+              scheduled_time=(T0 + timedelta(hours=n)).isoformat(), wait_delay=1, **kw)
+    return run_cycle(job, clients, now=T0 + timedelta(hours=n, seconds=5))
+
+
+def ec2_backend(image_id: str) -> object:
+    return get_backend("ec2")["123456789012"]["us-east-1"].amis[image_id]
+
+
+def replace_instance(clients: Clients, group: DemoGroup) -> tuple[str, dict]:
+    """Terminate one instance as a Spot interruption would; return it and its replacement.
+
+    moto stamps launch times to the second: wait one so the replacement is newest.
+    """
+    time.sleep(1.1)
+    before = group_instances(clients, group.group_name)
+    victim = before[0]["InstanceId"]
+    clients("autoscaling").terminate_instance_in_auto_scaling_group(
+        InstanceId=victim, ShouldDecrementDesiredCapacity=False)
+    old = {i["InstanceId"] for i in before}
+    (replacement,) = [i for i in group_instances(clients, group.group_name)
+                      if i["InstanceId"] not in old]
+    return victim, replacement
+
+
+def snapshot_exists(clients: Clients, snap: str) -> bool:
+    try:
+        clients("ec2").describe_snapshots(SnapshotIds=[snap])
+        return True
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "InvalidSnapshot.NotFound"
+        return False
+
+
+def test_n_cycles_keep_exactly_n_images_and_snapshots_go_with_them(clients, group):
+    ec2 = clients("ec2")
+    made = [run(clients, group, n, retention=3).created for n in range(3)]
+    early = backup_images(ec2, "b1")
+    early_snaps = [s for i in early for s in i.snapshot_ids]
+    assert len(early_snaps) == 3 and all(snapshot_exists(clients, s) for s in early_snaps)
+    made += [run(clients, group, n, retention=3).created for n in range(3, 6)]
+    images = backup_images(ec2, "b1")
+    assert sorted(i.image_id for i in images) == sorted(made[-3:])
+    assert not any(snapshot_exists(clients, s) for s in early_snaps)
+    assert all(snapshot_exists(clients, s) for i in images for s in i.snapshot_ids)
+
+
+def test_retention_one_and_summary_counts(clients, group):
+    summaries = [run(clients, group, n, retention=1) for n in range(4)]
+    assert [len(s.kept) for s in summaries] == [1, 1, 1, 1]
+    assert [len(s.pruned) for s in summaries] == [0, 1, 1, 1]
+    assert all(len(s.deleted_snapshots) == 1 for s in summaries[1:])
+    assert len(backup_images(clients("ec2"), "b1")) == 1
+
+
+def test_default_version_launches_newest_backup(clients, group):
+    for n in range(3):
+        summary = run(clients, group, n)
+    assert summary.promoted == summary.created
+    assert default_image(clients("ec2"), group.template_id) == summary.created
+    versions = clients("ec2").describe_launch_template_versions(
+        LaunchTemplateId=group.template_id, Versions=["$Default"])["LaunchTemplateVersions"]
+    data = versions[0]["LaunchTemplateData"]
+    assert versions[0]["VersionNumber"] == summary.template_version
+    # Only the image changed: the rest of the template data was carried over.
+    assert data["InstanceType"] == "t3.micro" and data["Monitoring"] == {"Enabled": True}
+    assert data["TagSpecifications"][0]["Tags"] == [{"Key": "app", "Value": "web"}]
+
+
+def test_replacement_after_termination_runs_newest_backup(clients, group):
+    for n in range(2):
+        newest = run(clients, group, n).created
+    victim, replacement = replace_instance(clients, group)
+    assert replacement["ImageId"] == newest
+    assert victim not in {i["InstanceId"] for i in group_instances(clients, group.group_name)}
+
+
+def test_images_in_use_pending_and_foreign_survive_pruning(clients, group):
+    ec2 = clients("ec2")
+    first = run(clients, group, 0, retention=1).created
+    # A replacement instance now runs the first backup: it is in use.
+    assert replace_instance(clients, group)[1]["ImageId"] == first
+    # An image of another backup and the base image are not ours.
+    other = run(clients, create_group(clients, "api", size=1), 0, backup="other").created
+    for n in range(1, 4):
+        summary = run(clients, group, n, retention=1)
+    ids = {i.image_id for i in backup_images(ec2, "b1")}
+    assert first in ids and first in summary.protected
+    assert len(ids) == 2  # the newest, plus the one a running instance uses
+    assert ec2.describe_images(ImageIds=[other, group.base_image])["Images"]
+
+    # A pending image is never pruned, and no new image is started meanwhile.
+    newest = summary.created
+    ec2_backend(newest).state = "pending"
+    job = Job("b1", group.group_name, retention=1, tag_snapshots=False, wait_delay=1,
+              scheduled_time=(T0 + timedelta(hours=9)).isoformat())
+    skipped = run_cycle(job, clients, now=T0 + timedelta(hours=9), time_left=lambda: 0)
+    assert skipped.created is None
+    assert any("pending" in reason for reason in skipped.skipped)
+    assert newest in {i.image_id for i in backup_images(ec2, "b1")}
+
+
+def test_pending_image_promoted_by_a_later_run(clients, group):
+    first = run(clients, group, 0)
+    ec2_backend(first.created).state = "pending"
+    job = Job("b1", group.group_name, tag_snapshots=False, wait_delay=1,
+              scheduled_time=(T0 + timedelta(hours=1)).isoformat())
+    # Promotion happened already for the first image; make a new one pending without time.
+    second = run_cycle(job, clients, now=T0 + timedelta(hours=1), time_left=lambda: 0)
+    assert second.created is None and second.promoted is None
+    ec2_backend(first.created).state = "available"
+    third = run(clients, group, 2)
+    assert third.created and third.promoted == third.created
+
+
+def test_image_not_available_in_time_is_promoted_next_run(clients, group, monkeypatch):
+    from moto.ec2.models import amis
+
+    real_create = amis.AmiBackend.create_image
+
+    def create_pending(self, *args, **kwargs):
+        ami = real_create(self, *args, **kwargs)
+        ami.state = "pending"
+        return ami
+
+    monkeypatch.setattr(amis.AmiBackend, "create_image", create_pending)
+    job = Job("b1", group.group_name, tag_snapshots=False, wait_delay=1,
+              scheduled_time=T0.isoformat())
+    before = default_image(clients("ec2"), group.template_id)
+    first = run_cycle(job, clients, now=T0, time_left=lambda: 0)
+    assert first.created and first.promoted is None and first.available is None
+    assert default_image(clients("ec2"), group.template_id) == before
+    monkeypatch.setattr(amis.AmiBackend, "create_image", real_create)
+    ec2_backend(first.created).state = "available"
+    second = run(clients, group, 1)
+    assert second.promoted == second.created  # the newest available wins
+
+
+def test_failed_image_is_reported_and_never_promoted(clients, group, monkeypatch):
+    from moto.ec2.models import amis
+
+    real_create = amis.AmiBackend.create_image
+
+    def create_failed(self, *args, **kwargs):
+        ami = real_create(self, *args, **kwargs)
+        ami.state = "failed"
+        return ami
+
+    monkeypatch.setattr(amis.AmiBackend, "create_image", create_failed)
+    before = default_image(clients("ec2"), group.template_id)
+    summary = run(clients, group, 0)
+    assert summary.failed == [summary.created] and summary.promoted is None
+    assert default_image(clients("ec2"), group.template_id) == before
+    with pytest.raises(RuntimeError, match="image creation failed"):
+        handler({"backup_id": "b1", "group_name": group.group_name, "tag_snapshots": False,
+                 "wait_delay": 1, "scheduled_time": (T0 + timedelta(hours=1)).isoformat()})
+
+
+def test_no_instance_is_a_clean_skip(clients):
+    group = create_group(clients, "empty", size=0)
+    summary = run(clients, group, 0)
+    assert summary.created is None and summary.promoted is None
+    assert summary.skipped == ["no InService and Healthy instance in the group"]
+    assert not backup_images(clients("ec2"), "b1")
+
+
+def test_missing_group_is_a_clean_skip(clients):
+    summary = run_cycle(Job("b1", "nope", tag_snapshots=False), clients)
+    assert summary.skipped == ["group nope not found"]
+
+
+def test_standby_instances_are_not_a_source(clients, group):
+    members = group_instances(clients, group.group_name)
+    clients("autoscaling").enter_standby(
+        AutoScalingGroupName=group.group_name, ShouldDecrementDesiredCapacity=True,
+        InstanceIds=[members[0]["InstanceId"]])
+    summary = run(clients, group, 0)
+    assert summary.source_instance not in (None, members[0]["InstanceId"])
+
+
+def test_retried_run_makes_no_second_image(clients, group):
+    first = run(clients, group, 0)
+    again = run(clients, group, 0)
+    assert again.created is None and any("already made" in r for r in again.skipped)
+    assert [i.image_id for i in backup_images(clients("ec2"), "b1")] == [first.created]
+
+
+def test_two_runs_at_once_make_one_image(clients, group, monkeypatch):
+    barrier = threading.Barrier(2)
+    real_acquire = lock.acquire
+
+    def acquire_together(*args, **kwargs):
+        try:  # the winner holds the lock until the other run has tried to take it
+            return real_acquire(*args, **kwargs)
+        finally:
+            barrier.wait(timeout=10)
+
+    monkeypatch.setattr(lock, "acquire", acquire_together)
+    results: list[Summary] = []
+    threads = [threading.Thread(target=lambda n=n: results.append(run(clients, group, n)))
+               for n in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert len(results) == 2
+    assert len([r for r in results if r.created]) == 1
+    assert any("another run holds the lock" in s for r in results for s in r.skipped)
+    assert len(backup_images(clients("ec2"), "b1")) == 1
+
+
+def test_stale_lock_of_a_crashed_run_is_taken_over(clients, group):
+    ssm = clients("ssm")
+    lock.acquire(ssm, lock.lock_name("b1"), "crashed run", lease=-1)
+    assert run(clients, group, 0).created
+    lock.acquire(ssm, lock.lock_name("b1"), "live run")
+    assert run(clients, group, 1).created is None
+
+
+def test_manual_ami_change_is_not_overwritten(clients, group):
+    ec2 = clients("ec2")
+    run(clients, group, 0)
+    # An operator makes a new AMI the default by hand.
+    manual = ec2.create_image(InstanceId=group_instances(clients, group.group_name)[0]
+                              ["InstanceId"], Name="hand-made", NoReboot=True)["ImageId"]
+    version = ec2.create_launch_template_version(
+        LaunchTemplateId=group.template_id, SourceVersion="$Default",
+        LaunchTemplateData={"ImageId": manual, "InstanceType": "t3.micro"})
+    ec2.modify_launch_template(LaunchTemplateId=group.template_id, DefaultVersion=str(
+        version["LaunchTemplateVersion"]["VersionNumber"]))
+    waiting = run(clients, group, 1)
+    assert waiting.created is None and waiting.promoted is None
+    assert any("manual change" in r for r in waiting.skipped)
+    assert default_image(ec2, group.template_id) == manual
+    # Once an instance runs the hand-picked AMI, backups resume from it.
+    assert replace_instance(clients, group)[1]["ImageId"] == manual
+    resumed = run(clients, group, 2)
+    assert resumed.created and resumed.promoted == resumed.created
+    tags = {t["Key"]: t["Value"] for t in ec2.describe_images(
+        ImageIds=[resumed.created])["Images"][0]["Tags"]}
+    assert tags[plan.TAG_SOURCE_IMAGE] == manual
+
+
+def test_image_tags_let_users_find_backups(clients, group):
+    summary = run(clients, group, 0, tags={"team": "web"})
+    tags = {t["Key"]: t["Value"] for t in clients("ec2").describe_images(
+        ImageIds=[summary.created])["Images"][0]["Tags"]}
+    assert tags[plan.TAG_BACKUP] == "b1" and tags[plan.TAG_GROUP] == group.group_name
+    assert tags[plan.TAG_SOURCE_INSTANCE] == summary.source_instance
+    assert tags[plan.TAG_CREATED_AT].startswith("2026-11-01T00:00:05")
+    assert tags["team"] == "web"
+
+
+def test_handler_runs_the_schedule_input(clients, group):
+    out = handler({"backup_id": "h1", "group_name": group.group_name, "retention": 2.0,
+                   "tag_snapshots": False, "scheduled_time": "2026-11-01T10:00:00Z"})
+    assert out["created"] and out["run"] == "20261101T1000Z"
+    with pytest.raises(ValueError, match="group_name"):
+        handler({"backup_id": "h1"})
