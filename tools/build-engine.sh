@@ -90,11 +90,12 @@ if [ -n "${AMIBACKUP_LANGHOST_VERSION:-}" ] && [ ! -x "$bin_dir/pulumi-language-
     mkdir -p "$lh_mod"
     log "trying the Python language host $lh@$AMIBACKUP_LANGHOST_VERSION"
     if (
-        cd "$lh_mod"
-        [ -f go.mod ] || go mod init amibackup/tools/pulumi-langhost
+        # (set -e does not apply inside an if condition: chain with &&)
+        cd "$lh_mod" &&
+        { [ -f go.mod ] || go mod init amibackup/tools/pulumi-langhost; } &&
         GOFLAGS=-mod=mod go get "$lh@$AMIBACKUP_LANGHOST_VERSION" \
             "github.com/pulumi/pulumi/sdk/v3@$version" \
-            "github.com/pulumi/pulumi/pkg/v3@$version"
+            "github.com/pulumi/pulumi/pkg/v3@$version" &&
         GOFLAGS=-mod=mod go build -trimpath -tags osusergo,grpcnotrace \
             -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
             -o "$bin_dir/pulumi-language-python" "$lh"
