@@ -61,7 +61,9 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
         problems.append(Problem(field, message))
 
     group = known.get("group_name")
-    if "group_name" not in props or group is None or (isinstance(group, str) and not group.strip()):
+    if is_unknown(props.get("group_name")):
+        pass
+    elif "group_name" not in props or group is None or (isinstance(group, str) and not group.strip()):
         add("group_name", "is required: set it to the name of the Auto Scaling group to back up")
     elif not isinstance(group, str) or not GROUP_NAME_RE.match(group):
         add("group_name", "must be a group name of 1 to 255 printable ASCII characters")
@@ -174,3 +176,39 @@ def _check_tags(tags: Any, is_unknown: UnknownPredicate, add: Callable[[str, str
             continue
         if not isinstance(value, str) or len(value) > 256:
             add(f"tags.{key}", "value must be a string of at most 256 characters")
+
+
+DEFAULTS: dict[str, Any] = {
+    "frequency": "hourly", "timezone": "UTC", "retention": DEFAULT_RETENTION,
+    "no_reboot": True, "paused": False, "deregister_on_delete": True,
+}
+
+
+def normalise(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unknown
+              ) -> dict[str, Any]:
+    """Inputs with defaults filled in, whole numbers as int, and the schedule resolved.
+
+    `schedule_expression` and `schedule_description` are added when every schedule
+    input is known and valid, so a preview shows exactly what will run.
+    """
+    out = {k: v for k, v in props.items() if v is not None}
+    for key, value in DEFAULTS.items():
+        out.setdefault(key, value)
+    count = whole_number(out["retention"])
+    if count is not None:
+        out["retention"] = count
+    persistence = out.get("persistence")
+    if isinstance(persistence, Mapping):
+        out["persistence"] = {k: persistence.get(k, False) for k in PERSISTENCE_KEYS}
+    out.setdefault("tags", {})
+    schedule_inputs = [out.get(k) for k in ("frequency", "cron", "timezone")]
+    if not any(is_unknown(v) for v in schedule_inputs):
+        frequency = out["frequency"]
+        try:
+            schedule = resolve(frequency, out.get("cron") if frequency == "custom" else None,
+                               out["timezone"])
+        except (ScheduleError, TypeError, AttributeError):
+            return out
+        out["schedule_expression"] = schedule.expression
+        out["schedule_description"] = schedule.description
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -35,3 +36,6 @@ def clients() -> Iterator[Clients]:
 @pytest.fixture
 def group(clients: Clients) -> DemoGroup:
     return create_group(clients, "web", size=2)
+
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)

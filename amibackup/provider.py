@@ -1,0 +1,128 @@
+"""The Pulumi dynamic provider behind `AmiAutoBackup`: maps the engine's hooks to AWS.
+
+Hooks receive plain dicts; everything AWS-shaped lives in `amibackup.provision`.
+AWS clients are made inside the hooks (never pickled with the provider).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.output import Unknown
+
+from amibackup import spec
+
+# The inputs users declare; outputs (ARNs, image ids...) never trigger an update.
+INPUT_KEYS = ("group_name", "frequency", "cron", "timezone", "retention", "persistence",
+              "no_reboot", "paused", "deregister_on_delete", "tags", "region")
+REPLACE_KEYS = ("group_name", "region")
+
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(value, Unknown)
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = set(old) | set(new)
+        return all(_same(old.get(k), new.get(k)) for k in keys)
+    empty = (None, "", {}, [])
+    if old in empty and new in empty:
+        return True
+    return bool(old == new)
+
+
+def changed_keys(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """Inputs whose value differs; an unknown new value counts as a change."""
+    base = spec.normalise(olds)
+    return [k for k in INPUT_KEYS
+            if is_unknown(news.get(k)) or not _same(base.get(k), news.get(k))]
+
+
+class AmiAutoBackupProvider(ResourceProvider):
+    """Creates, updates, reads and deletes one AMI auto-backup of an Auto Scaling group."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.region: str | None = None
+        self.profile: str | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Honour the stack's `aws:region` and `aws:profile`, as pulumi_aws does."""
+        self.region = req.config.get("aws:region") or None
+        self.profile = req.config.get("aws:profile") or None
+
+    def _session(self, props: dict[str, Any]) -> boto3.session.Session:
+        """The `region` input, else the stack's aws:region/aws:profile, else boto3's chain."""
+        region = props.get("region") or getattr(self, "region", None)
+        return boto3.session.Session(profile_name=getattr(self, "profile", None),
+                                     region_name=region or None)
+
+    def _clients(self, props: dict[str, Any]) -> Any:
+        from amibackup.runner.clients import Clients
+
+        session = self._session(props)
+        return Clients(session.region_name, session=session)
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        problems = spec.validate(news, is_unknown)
+        failures = [CheckFailure(p.field.split(".")[0], f"{p.field}: {p.message}")
+                    for p in problems]
+        return CheckResult(spec.normalise(news, is_unknown), failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        from amibackup.provision.package import code_sha256
+
+        changes = changed_keys(olds, news)
+        if "region" in changes and not is_unknown(news.get("region")) and olds.get(
+                "resolved_region") == self._session(news).region_name:
+            changes.remove("region")  # the same region, named explicitly or by default
+        elif "region" not in changes and olds.get("resolved_region") and olds.get(
+                "resolved_region") != self._session(news).region_name:
+            changes.append("region")  # the stack's aws:region changed
+        if olds.get("schedule_state") == "MISSING":
+            changes.append("schedule_state")  # deleted by hand: the update recreates it
+        if olds.get("code_sha256") and olds.get("code_sha256") != code_sha256():
+            changes.append("code_sha256")  # a new amibackup version: ship its runner
+        replaces = [k for k in REPLACE_KEYS if k in changes]
+        stables = [k for k in ("backup_id", "function_arn", "role_arn", "schedule_arn")
+                   if not replaces]
+        return DiffResult(changes=bool(changes), replaces=replaces, stables=stables,
+                          delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        from amibackup.provision import backup
+
+        outs = backup.create(self._clients(props), props)
+        return CreateResult(outs["backup_id"], outs)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        from amibackup.provision import backup
+
+        outs = backup.ensure(self._clients(news), news, id_,
+                             recorded_version=olds.get("recorded_version"))
+        return UpdateResult(outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        from amibackup.provision import backup
+
+        outs = backup.read(self._clients(props), id_, props)
+        if outs is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        from amibackup.provision import backup
+
+        backup.delete(self._clients(props), id_, props)

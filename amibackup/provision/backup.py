@@ -1,0 +1,240 @@
+"""One backup's AWS parts, reconciled as a unit: roles, runner function, schedule.
+
+Every name derives from the backup id, so delete always finds every part, also
+after a failure half-way. `create` undoes what it made if a step fails; `update`
+converges whatever exists to the wanted state.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from amibackup.provision import iam, lambda_fn, policy, scheduler
+from amibackup.provision.errors import ProvisionError, ignore_missing
+from amibackup.provision.package import code_sha256
+from amibackup.provision.teardown import Teardown, remove_images
+from amibackup.runner import lock, plan
+from amibackup.runner.clients import Clients
+from amibackup.runner.cycle import backup_images, template_of
+
+REPLACE_KEYS = ("group_name", "region")
+LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
+
+
+@dataclass(frozen=True)
+class Names:
+    """The AWS names of a backup's parts (all within AWS length limits)."""
+
+    backup_id: str
+
+    @property
+    def function(self) -> str:
+        return f"amibackup-{self.backup_id}"
+
+    @property
+    def schedule(self) -> str:
+        return f"amibackup-{self.backup_id}"
+
+    @property
+    def runner_role(self) -> str:
+        return f"amibackup-{self.backup_id}-run"
+
+    @property
+    def scheduler_role(self) -> str:
+        return f"amibackup-{self.backup_id}-sch"
+
+
+def new_backup_id(backup_name: str) -> str:
+    """Readable and unique: the resource name (trimmed to fit AWS limits) plus 8 hex."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in backup_name)[:40].strip("-")
+    return f"{stem or 'backup'}-{secrets.token_hex(4)}"
+
+
+def emulated() -> bool:
+    """A local emulator (moto) is in use: it cannot tag snapshots at CreateImage."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def job_input(props: dict[str, Any], backup_id: str, region: str) -> dict[str, Any]:
+    """The runner's whole job, carried in the schedule target's Input."""
+    return {
+        "backup_id": backup_id, "group_name": props["group_name"], "region": region,
+        "retention": int(props.get("retention", 3)),
+        "no_reboot": bool(props.get("no_reboot", True)),
+        "tags": dict(props.get("tags") or {}), "tag_snapshots": not emulated(),
+    }
+
+
+def _resource_tags(props: dict[str, Any], backup_id: str) -> dict[str, str]:
+    return {**dict(props.get("tags") or {}), plan.TAG_BACKUP: backup_id,
+            "managed-by": "amibackup"}
+
+
+def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
+    """The group's launch template id and current default version, or a clear error."""
+    groups = clients("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[group_name])["AutoScalingGroups"]
+    if not groups:
+        raise ProvisionError(f"group_name: Auto Scaling group {group_name!r} not found in "
+                             f"{clients.region}; create it first or fix the name or region")
+    spec = template_of(groups[0])
+    if spec is None:
+        raise ProvisionError(f"group_name: group {group_name!r} uses a launch configuration; "
+                             "amibackup needs a launch template (migrate the group)")
+    if spec.get("Version", "$Default") not in ("$Default", "$Latest"):
+        raise ProvisionError(
+            f"group_name: group {group_name!r} pins launch template version {spec['Version']}; "
+            "set its launch template version to $Default so it launches the newest backup")
+    ref = ({"LaunchTemplateId": spec["LaunchTemplateId"]} if spec.get("LaunchTemplateId")
+           else {"LaunchTemplateName": spec["LaunchTemplateName"]})
+    default = clients("ec2").describe_launch_template_versions(
+        **ref, Versions=["$Default"])["LaunchTemplateVersions"][0]
+    return str(default["LaunchTemplateId"]), int(default["VersionNumber"])
+
+
+def _scope(clients: Clients, props: dict[str, Any], backup_id: str, template_id: str
+           ) -> policy.Scope:
+    arn = clients("sts").get_caller_identity()["Arn"]
+    partition, account = arn.split(":")[1], arn.split(":")[4]
+    return policy.Scope(partition, clients.region or "", account, backup_id,
+                        props["group_name"], template_id, Names(backup_id).function)
+
+
+def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
+           recorded_version: int | None = None) -> dict[str, Any]:
+    """Make every part exist as `props` asks; return the resource's outputs."""
+    names = Names(backup_id)
+    template_id, default_version = resolve_group(clients, props["group_name"])
+    scope = _scope(clients, props, backup_id, template_id)
+    tags = _resource_tags(props, backup_id)
+    a_iam, lam, sch = clients("iam"), clients("lambda"), clients("scheduler")
+
+    def role(name: str, service: str, doc: dict[str, Any], what: str) -> str:
+        found = ignore_missing(lambda: a_iam.get_role(RoleName=name))
+        if found:
+            iam.put_policy(a_iam, name, doc)
+            return str(found["Role"]["Arn"])
+        return iam.create_role(a_iam, name, policy.trust(service, scope.account), doc, tags,
+                               f"amibackup {backup_id}: {what}")
+
+    runner_role = role(names.runner_role, "lambda.amazonaws.com", policy.runner_policy(scope),
+                       f"runner of the AMI backup of group {props['group_name']}")
+    scheduler_role = role(names.scheduler_role, "scheduler.amazonaws.com",
+                          policy.scheduler_policy(scope), "lets the schedule invoke the runner")
+
+    function = lambda_fn.get_function(lam, names.function)
+    if function is None:
+        function_arn = lambda_fn.create_function(lam, names.function, runner_role, tags)
+    else:
+        function_arn = str(function["FunctionArn"])
+        if function.get("CodeSha256") != code_sha256():
+            lambda_fn.update_code(lam, names.function)
+        lam.put_function_concurrency(FunctionName=names.function,
+                                     ReservedConcurrentExecutions=1)
+
+    request = scheduler.schedule_request(
+        names.schedule, props["schedule_expression"], props.get("timezone") or "UTC",
+        not props.get("paused", False), function_arn, scheduler_role,
+        job_input(props, backup_id, scope.region))
+    exists = scheduler.get_schedule(sch, names.schedule) is not None
+    schedule_arn = scheduler.put_schedule(sch, request, create=not exists)
+
+    images = backup_images(clients("ec2"), backup_id)
+    available = sorted((i for i in images if i.state == "available"),
+                       key=lambda i: i.order, reverse=True)
+    return {
+        **props, "backup_id": backup_id, "resolved_region": scope.region,
+        "schedule_name": names.schedule, "schedule_arn": schedule_arn,
+        "schedule_state": request["State"], "function_name": names.function,
+        "function_arn": function_arn, "role_arn": runner_role,
+        "scheduler_role_arn": scheduler_role, "launch_template_id": template_id,
+        "recorded_version": recorded_version if recorded_version is not None
+        else default_version,
+        "code_sha256": code_sha256(),
+        "image_ids": [i.image_id for i in available],
+        "latest_image_id": available[0].image_id if available else None,
+    }
+
+
+def create(clients: Clients, props: dict[str, Any]) -> dict[str, Any]:
+    """Provision a new backup; on any failure remove what was made, then raise."""
+    backup_id = new_backup_id(str(props.get("backup_name") or props["group_name"]))
+    try:
+        return ensure(clients, props, backup_id)
+    except BaseException:
+        remove_infrastructure(clients, backup_id)
+        raise
+
+
+def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, Any] | None:
+    """The live state; None when every part is gone."""
+    names = Names(backup_id)
+    schedule = scheduler.get_schedule(clients("scheduler"), names.schedule)
+    function = lambda_fn.get_function(clients("lambda"), names.function)
+    if schedule is None and function is None and not iam.role_exists(
+            clients("iam"), names.runner_role):
+        return None
+    images = backup_images(clients("ec2"), backup_id)
+    available = sorted((i for i in images if i.state == "available"),
+                       key=lambda i: i.order, reverse=True)
+    outs = dict(props)
+    outs["schedule_state"] = schedule["State"] if schedule else "MISSING"
+    if schedule:
+        outs["schedule_expression"] = schedule["ScheduleExpression"]
+    outs["function_arn"] = function["FunctionArn"] if function else None
+    outs["code_sha256"] = function.get("CodeSha256") if function else None
+    outs["image_ids"] = [i.image_id for i in available]
+    outs["latest_image_id"] = available[0].image_id if available else None
+    return outs
+
+
+def remove_infrastructure(clients: Clients, backup_id: str) -> None:
+    """Schedule, function, log group and roles; every step tolerates "not found"."""
+    names = Names(backup_id)
+    scheduler.delete_schedule(clients("scheduler"), names.schedule)
+    lambda_fn.delete_function(clients("lambda"), clients("logs"), names.function)
+    for role in (names.scheduler_role, names.runner_role):
+        iam.delete_role(clients("iam"), role)
+
+
+def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
+                  delay: float = 5.0) -> None:
+    """Take the run lock so no cycle is half-way while the backup is torn down."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            lock.acquire(ssm, lock.lock_name(backup_id), owner="teardown")
+            return
+        except lock.Busy:
+            if time.monotonic() > deadline:
+                raise ProvisionError(f"a run of backup {backup_id} still holds its lock after "
+                                     f"{timeout:.0f}s; retry the delete") from None
+            time.sleep(delay)  # no AWS waiter exists for an SSM parameter's deletion
+
+
+def delete(clients: Clients, backup_id: str, props: dict[str, Any]) -> Teardown:
+    """Stop new runs, wait for one in flight, restore the template, remove everything."""
+    names = Names(backup_id)
+    scheduler.delete_schedule(clients("scheduler"), names.schedule)
+    lambda_fn.stop_invocations(clients("lambda"), names.function)
+    ssm = clients("ssm")
+    wait_for_runs(ssm, backup_id)
+    try:
+        result = Teardown()
+        if props.get("deregister_on_delete", True):
+            recorded = props.get("recorded_version")
+            result = remove_images(clients("ec2"), clients("autoscaling"), backup_id,
+                                   props["group_name"],
+                                   int(recorded) if recorded is not None else None)
+        remove_infrastructure(clients, backup_id)
+    finally:
+        lock.release(ssm, lock.lock_name(backup_id))
+    return result
+
+
+def summary(result: Teardown) -> dict[str, Any]:
+    return asdict(result)

@@ -1,0 +1,51 @@
+"""The runner function: created from the package zip, one run at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amibackup.provision import package
+from amibackup.provision.errors import ignore_missing, until_propagated
+
+RUNTIME = "python3.12"
+TIMEOUT = 900  # the Lambda maximum: time to wait for an image to become available
+MEMORY = 256
+
+
+def create_function(lam: Any, name: str, role_arn: str, tags: dict[str, str]) -> str:
+    def create() -> Any:
+        return lam.create_function(
+            FunctionName=name, Runtime=RUNTIME, Role=role_arn, Handler=package.HANDLER,
+            Code={"ZipFile": package.runner_zip()}, Timeout=TIMEOUT, MemorySize=MEMORY,
+            Description="amibackup runner: one AMI backup cycle per invocation",
+            Tags=tags, Publish=False)
+
+    made = until_propagated(create, ("InvalidParameterValueException",), "cannot be assumed")
+    lam.get_waiter("function_active_v2").wait(FunctionName=name,
+                                              WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+    # One run at a time: Lambda throttles a second concurrent invocation.
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    return str(made["FunctionArn"])
+
+
+def update_code(lam: Any, name: str) -> str:
+    out = lam.update_function_code(FunctionName=name, ZipFile=package.runner_zip())
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name,
+                                               WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+    return str(out["CodeSha256"])
+
+
+def stop_invocations(lam: Any, name: str) -> None:
+    """Reserved concurrency 0 throttles every new invocation of the function."""
+    ignore_missing(lambda: lam.put_function_concurrency(
+        FunctionName=name, ReservedConcurrentExecutions=0))
+
+
+def get_function(lam: Any, name: str) -> dict[str, Any] | None:
+    found = ignore_missing(lambda: lam.get_function(FunctionName=name))
+    return found["Configuration"] if found else None
+
+
+def delete_function(lam: Any, logs: Any, name: str) -> None:
+    ignore_missing(lambda: lam.delete_function(FunctionName=name))
+    ignore_missing(lambda: logs.delete_log_group(logGroupName=f"/aws/lambda/{name}"))

@@ -1,0 +1,94 @@
+"""IAM documents for a backup, built as plain data (tested without AWS).
+
+The runner may only image the group's instances, touch images and snapshots that carry
+this backup's tag, change the group's launch template, and hold its own lock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from amibackup.runner.plan import TAG_BACKUP
+
+VERSION = "2012-10-17"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a backup lives: every ARN in its policies derives from this."""
+
+    partition: str
+    region: str
+    account: str
+    backup_id: str
+    group_name: str
+    template_id: str
+    function_name: str
+
+    def arn(self, service: str, resource: str, region: bool = True) -> str:
+        where = self.region if region else ""
+        return f"arn:{self.partition}:{service}:{where}:{self.account}:{resource}"
+
+    @property
+    def function_arn(self) -> str:
+        return self.arn("lambda", f"function:{self.function_name}")
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def lock_parameter(self) -> str:
+        return f"/amibackup/{self.backup_id}/lock"
+
+
+def trust(service: str, account: str) -> str:
+    statement: dict[str, Any] = {
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if service == "scheduler.amazonaws.com":  # confused-deputy guard
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    return json.dumps({"Version": VERSION, "Statement": [statement]}, sort_keys=True)
+
+
+def runner_policy(scope: Scope) -> dict[str, Any]:
+    ec2 = lambda resource: scope.arn("ec2", resource)
+    owned = {"StringEquals": {f"aws:ResourceTag/{TAG_BACKUP}": scope.backup_id}}
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # Describe* has no ARNs
+         "Action": ["ec2:DescribeImages", "ec2:DescribeInstances",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "autoscaling:DescribeAutoScalingGroups"]},
+        {"Sid": "ImageGroupInstances", "Effect": "Allow", "Action": "ec2:CreateImage",
+         "Resource": ec2("instance/*"),
+         "Condition": {"StringEquals": {
+             "aws:ResourceTag/aws:autoscaling:groupName": scope.group_name}}},
+        {"Sid": "MakeTaggedImages", "Effect": "Allow", "Action": "ec2:CreateImage",
+         "Resource": [scope.arn("ec2", "image/*"), scope.arn("ec2", "snapshot/*")],
+         "Condition": {"StringEquals": {f"aws:RequestTag/{TAG_BACKUP}": scope.backup_id}}},
+        {"Sid": "TagOnlyAtCreateImage", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": [scope.arn("ec2", "image/*"), scope.arn("ec2", "snapshot/*")],
+         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateImage"}}},
+        {"Sid": "DeregisterOwnImages", "Effect": "Allow", "Action": "ec2:DeregisterImage",
+         "Resource": scope.arn("ec2", "image/*"), "Condition": owned},
+        {"Sid": "DeleteOwnSnapshots", "Effect": "Allow", "Action": "ec2:DeleteSnapshot",
+         "Resource": scope.arn("ec2", "snapshot/*"), "Condition": owned},
+        {"Sid": "PromoteOnGroupTemplate", "Effect": "Allow",
+         "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
+         "Resource": ec2(f"launch-template/{scope.template_id}")},
+        {"Sid": "RunLock", "Effect": "Allow",
+         "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"],
+         "Resource": scope.arn("ssm", f"parameter{scope.lock_parameter}")},
+        {"Sid": "Logs", "Effect": "Allow",
+         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [scope.arn("logs", f"log-group:{scope.log_group}"),
+                      scope.arn("logs", f"log-group:{scope.log_group}:*")]},
+    ]}
+
+
+def scheduler_policy(scope: Scope) -> dict[str, Any]:
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "InvokeRunner", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+         "Resource": [scope.function_arn, f"{scope.function_arn}:*"]},
+    ]}

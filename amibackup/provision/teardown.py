@@ -1,0 +1,139 @@
+"""Removing a backup's images safely: point the group elsewhere first, then deregister.
+
+Deregistration and snapshot deletion run in parallel (boto3 clients are thread-safe),
+so a backup with hundreds of leftover images goes in a fraction of the time a
+one-at-a-time loop takes (see bench/).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from amibackup.provision.errors import code, ignore_missing
+from amibackup.runner import plan
+from amibackup.runner.cycle import backup_images, template_of, template_ref
+
+WORKERS = 16
+
+
+@dataclass
+class Teardown:
+    """What deleting a backup did to the group and to the images."""
+
+    restored_image: str | None = None
+    restored_version: int | None = None
+    deregistered: list[str] = field(default_factory=list)
+    deleted_snapshots: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def image_exists(ec2: Any, image_id: str) -> bool:
+    try:
+        found = ec2.describe_images(ImageIds=[image_id])["Images"]
+    except ClientError as err:
+        if code(err) in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable",
+                         "InvalidAMIID.Malformed"):
+            return False
+        raise
+    return bool(found) and found[0]["State"] in ("available", "pending")
+
+
+def restore_template(ec2: Any, asg: Any, group_name: str, recorded_version: int | None,
+                     ours: set[str], result: Teardown) -> set[str]:
+    """Make the group launch an image that outlives the backup; return images to keep.
+
+    The new default is the current default with only the image changed back to the
+    one recorded at create (or the newest surviving non-backup image of the template).
+    If no such image exists, the newest backup the group uses is kept, not deleted.
+    """
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])
+    if not groups["AutoScalingGroups"]:
+        return set()
+    spec = template_of(groups["AutoScalingGroups"][0])
+    if spec is None:
+        return set()
+    ref = template_ref(spec)
+    try:
+        default = ec2.describe_launch_template_versions(
+            **ref, Versions=["$Default"])["LaunchTemplateVersions"][0]
+    except ClientError as err:
+        if code(err).startswith("InvalidLaunchTemplate"):
+            return set()
+        raise
+    current = default["LaunchTemplateData"].get("ImageId")
+    if current not in ours:
+        return set()
+    candidates = []
+    if recorded_version is not None:
+        candidates += ignore_missing(lambda: ec2.describe_launch_template_versions(
+            **ref, Versions=[str(recorded_version)])["LaunchTemplateVersions"]) or []
+    pages = ec2.get_paginator("describe_launch_template_versions").paginate(**ref)
+    candidates += sorted((v for p in pages for v in p["LaunchTemplateVersions"]),
+                         key=lambda v: -v["VersionNumber"])
+    for version in candidates:
+        image = version["LaunchTemplateData"].get("ImageId")
+        if image and image not in ours and image_exists(ec2, image):
+            data = dict(default["LaunchTemplateData"], ImageId=image)
+            made = ec2.create_launch_template_version(
+                **ref, SourceVersion=str(default["VersionNumber"]), LaunchTemplateData=data,
+                VersionDescription=f"amibackup: restored {image} when the backup was deleted")
+            number = made["LaunchTemplateVersion"]["VersionNumber"]
+            ec2.modify_launch_template(**ref, DefaultVersion=str(number))
+            result.restored_image, result.restored_version = image, int(number)
+            return set()
+    result.warnings.append(
+        f"no image outside this backup to point the group at; kept {current} (the template's "
+        "default) so the group never launches a deleted AMI")
+    return {current}
+
+
+def settle_pending(ec2: Any, images: list[plan.Image], max_wait: int = 600) -> None:
+    """A run in flight may still be making an image: let it finish before deregistering."""
+    pending = [i.image_id for i in images if i.state == "pending"]
+    if pending:
+        try:
+            ec2.get_waiter("image_available").wait(
+                ImageIds=pending, WaiterConfig={"Delay": 15, "MaxAttempts": max(max_wait // 15, 1)})
+        except WaiterError:
+            pass  # failed or still pending: deregistering it is still right
+
+
+def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Teardown) -> None:
+    doomed = [i for i in images if i.image_id not in keep]
+    result.kept.extend(i.image_id for i in images if i.image_id in keep)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for image_id, snaps, warning in pool.map(lambda i: _delete_one(ec2, i), doomed):
+            result.deregistered.append(image_id)
+            result.deleted_snapshots.extend(snaps)
+            if warning:
+                result.warnings.append(warning)
+
+
+def _delete_one(ec2: Any, image: plan.Image) -> tuple[str, list[str], str | None]:
+    ignore_missing(lambda: ec2.deregister_image(ImageId=image.image_id))
+    deleted = []
+    for snap in image.snapshot_ids:
+        try:
+            ec2.delete_snapshot(SnapshotId=snap)
+            deleted.append(snap)
+        except ClientError as err:
+            if code(err) not in ("InvalidSnapshot.NotFound",):
+                return image.image_id, deleted, f"snapshot {snap} kept: {code(err)}"
+    return image.image_id, deleted, None
+
+
+def remove_images(ec2: Any, asg: Any, backup_id: str, group_name: str,
+                  recorded_version: int | None) -> Teardown:
+    """Point the group away from the backup's images, then delete them and their snapshots."""
+    result = Teardown()
+    images = backup_images(ec2, backup_id)
+    settle_pending(ec2, images)
+    keep = restore_template(ec2, asg, group_name, recorded_version,
+                            {i.image_id for i in images}, result)
+    delete_images(ec2, backup_images(ec2, backup_id), keep, result)
+    return result

@@ -1,0 +1,212 @@
+"""The provider through gRPC, as the engine drives it, against a moto server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from amibackup.local.moto_server import FAKE_CREDENTIALS, moto_server, reset
+from amibackup.local.seed import DemoGroup, create_group, default_image
+from amibackup.runner.clients import Clients
+from amibackup.runner.cycle import Job, backup_images, run_cycle
+from tests.harness import UNKNOWN, ProviderClient, provider_process
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def provider(endpoint: str) -> Iterator[ProviderClient]:
+    with provider_process({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}) as client:
+        yield client
+
+
+@pytest.fixture
+def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
+    reset(endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    return Clients("us-east-1")
+
+
+@pytest.fixture
+def group(aws: Clients) -> DemoGroup:
+    return create_group(aws, "web", size=2)
+
+
+def inputs(**overrides: object) -> dict[str, object]:
+    props: dict[str, object] = {"backup_name": "web-backup", "group_name": "web",
+                                "frequency": "hourly", "retention": 3.0}
+    props.update(overrides)
+    return props
+
+
+def checked(provider: ProviderClient, **overrides: object) -> dict[str, object]:
+    news, failures = provider.check(inputs(**overrides))
+    assert failures == []
+    return news
+
+
+def cycles(aws: Clients, outs: dict[str, object], count: int, start: int = 0) -> list[str]:
+    """Play the schedule: run the job its target Input holds, as Scheduler would."""
+    target = aws("scheduler").get_schedule(Name=outs["schedule_name"])["Target"]
+    made = []
+    for n in range(start, start + count):
+        event = json.loads(target["Input"].replace(
+            "<aws.scheduler.scheduled-time>", f"2026-11-01T{n:02d}:00:00Z"))
+        made.append(run_cycle(Job.from_event(event), aws).created)
+    return made
+
+
+def test_check_refuses_a_stateful_group_at_plan_time(provider, aws):
+    _, failures = provider.check(inputs(persistence={"root_volume": True, "private_ip": True}))
+    assert [f[0] for f in failures] == ["persistence"]
+    assert "stateful" in failures[0][1] and "root_volume" in failures[0][1]
+    _, failures = provider.check(inputs(persistence={"data_volumes": True}))
+    assert "cannot coexist with data persistence" in failures[0][1]
+    news, failures = provider.check(inputs(persistence={"private_ip": True}))
+    assert failures == [] and news["persistence"]["private_ip"] is True
+    assert not aws("lambda").list_functions()["Functions"]  # nothing was created
+
+
+def test_check_normalises_and_previews_the_schedule(provider):
+    news = checked(provider, frequency="custom", cron="30 2 * * 1-5", timezone="Europe/Paris")
+    assert news["schedule_expression"] == "cron(30 2 ? * 2-6 *)"
+    assert "Europe/Paris" in news["schedule_description"]
+    assert news["retention"] == 3 and news["no_reboot"] is True and news["paused"] is False
+
+
+def test_check_skips_unknown_values(provider):
+    news, failures = provider.check(inputs(group_name=UNKNOWN, retention=UNKNOWN))
+    assert failures == []
+    assert "schedule_expression" in news
+    news, failures = provider.check(inputs(cron=UNKNOWN, frequency="custom"))
+    assert failures == [] and "schedule_expression" not in news
+
+
+def test_create_diff_update_read_delete(provider, aws, group):
+    ec2 = aws("ec2")
+    news = checked(provider)
+    id_, outs = provider.create(news)
+    assert outs["backup_id"] == id_ and id_.startswith("web-backup-")
+    assert outs["schedule_expression"] == "cron(0 * * * ? *)"
+    schedule = aws("scheduler").get_schedule(Name=outs["schedule_name"])
+    assert schedule["State"] == "ENABLED" and schedule["Target"]["Arn"] == outs["function_arn"]
+    assert '"retention": 3' in schedule["Target"]["Input"]
+    fn = aws("lambda").get_function(FunctionName=outs["function_name"])
+    assert fn["Configuration"]["Handler"] == "amibackup.runner.handler.handler"
+    assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 1
+    assert aws("iam").get_role(RoleName=f"amibackup-{id_}-run")["Role"]["Arn"] == outs["role_arn"]
+    assert outs["recorded_version"] == 1 and outs["launch_template_id"] == group.template_id
+
+    # Same inputs (3.0 vs 3): no change. Frequency: in place. Group: replace.
+    assert provider.diff(id_, outs, checked(provider, retention=3)).changes == 1  # DIFF_NONE
+    in_place = provider.diff(id_, outs, checked(provider, frequency="daily"))
+    assert in_place.changes == 2 and list(in_place.replaces) == []
+    moved = provider.diff(id_, outs, checked(provider, group_name="other"))
+    assert list(moved.replaces) == ["group_name"]
+
+    updated = provider.update(id_, outs, checked(provider, frequency="daily", paused=True,
+                                                 retention=2))
+    schedule = aws("scheduler").get_schedule(Name=outs["schedule_name"])
+    assert schedule["ScheduleExpression"] == "cron(0 0 * * ? *)"
+    assert schedule["State"] == "DISABLED" and updated["schedule_state"] == "DISABLED"
+    assert '"retention": 2' in schedule["Target"]["Input"]
+    assert updated["backup_id"] == id_ and updated["function_arn"] == outs["function_arn"]
+    assert provider.diff(id_, updated, checked(provider, frequency="daily", paused=True,
+                                               retention=2)).changes == 1
+
+    made = cycles(aws, updated, 3)
+    read_id, live = provider.read(id_, updated)
+    assert read_id == id_ and live["latest_image_id"] == made[-1]
+    assert live["image_ids"] == made[::-1][:2]  # retention 2 kept the newest two
+
+    provider.delete(id_, updated)
+    assert backup_images(ec2, id_) == []
+    assert default_image(ec2, group.template_id) == group.base_image
+    assert not aws("lambda").list_functions()["Functions"]
+    assert not aws("scheduler").list_schedules()["Schedules"]
+    assert not [r for r in aws("iam").list_roles()["Roles"] if id_ in r["RoleName"]]
+    provider.delete(id_, updated)  # deleting twice is fine
+    assert provider.read(id_, updated)[0] == ""  # and refresh shows it gone
+
+
+def _snapshots(aws: Clients) -> set[str]:
+    return {s["SnapshotId"] for s in aws("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+
+
+@pytest.mark.parametrize("persistence", [None, {"private_ip": True}])
+def test_delete_leaves_no_image_or_snapshot_and_a_live_template(provider, aws, group,
+                                                                persistence):
+    ec2 = aws("ec2")
+    before = _snapshots(aws)
+    id_, outs = provider.create(checked(provider, persistence=persistence, retention=5))
+    made = cycles(aws, outs, 4)
+    assert default_image(ec2, group.template_id) == made[-1]
+    assert len(_snapshots(aws) - before) == 4
+    provider.delete(id_, outs)
+    assert backup_images(ec2, id_) == []
+    assert _snapshots(aws) == before  # every snapshot the backup made is gone, others stay
+    launched = default_image(ec2, group.template_id)
+    assert ec2.describe_images(ImageIds=[launched])["Images"][0]["State"] == "available"
+    assert launched == group.base_image
+
+
+def test_delete_keeps_images_when_asked(provider, aws, group):
+    id_, outs = provider.create(checked(provider, deregister_on_delete=False))
+    made = cycles(aws, outs, 2)
+    provider.delete(id_, outs)
+    assert sorted(i.image_id for i in backup_images(aws("ec2"), id_)) == sorted(made)
+    assert default_image(aws("ec2"), group.template_id) == made[-1]
+
+
+def test_delete_never_points_the_group_at_a_deleted_image(provider, aws, group):
+    ec2 = aws("ec2")
+    id_, outs = provider.create(checked(provider))
+    made = cycles(aws, outs, 2)
+    # The base image is gone and no other non-backup image exists in the template.
+    ec2.deregister_image(ImageId=group.base_image)
+    provider.delete(id_, outs)
+    left = [i.image_id for i in backup_images(ec2, id_)]
+    assert left == [made[-1]] == [default_image(ec2, group.template_id)]
+
+
+def test_failed_create_leaves_nothing_behind(provider, aws, group):
+    news = checked(provider)
+    aws("iam").create_role(RoleName="unrelated", AssumeRolePolicyDocument="{}")
+    # A group that does not exist is refused before anything is made.
+    with pytest.raises(Exception, match="group_name: Auto Scaling group 'missing' not found"):
+        provider.create({**news, "group_name": "missing"})
+    assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"]] == ["unrelated"]
+    # The last step fails (the schedule group is gone): roles and function made before it go.
+    aws("scheduler").delete_schedule_group(Name="default")
+    with pytest.raises(Exception):  # noqa: B017 - whatever the failure, it must roll back
+        provider.create(news)
+    assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"]] == ["unrelated"]
+    assert not aws("lambda").list_functions()["Functions"]
+
+
+def test_delete_after_partial_failure_finishes_the_job(provider, aws, group):
+    id_, outs = provider.create(checked(provider))
+    cycles(aws, outs, 2)
+    # Half a teardown happened earlier: the schedule and the runner role are already gone.
+    aws("scheduler").delete_schedule(Name=outs["schedule_name"])
+    aws("iam").delete_role_policy(RoleName=f"amibackup-{id_}-run", PolicyName="amibackup")
+    _, live = provider.read(id_, outs)
+    assert live["schedule_state"] == "MISSING"
+    assert provider.diff(id_, live, checked(provider)).changes == 2  # up recreates it
+    provider.delete(id_, outs)
+    assert backup_images(aws("ec2"), id_) == []
+    assert not aws("lambda").list_functions()["Functions"]
+    assert not [r for r in aws("iam").list_roles()["Roles"] if id_ in r["RoleName"]]
+
+
+def test_configure_region_from_stack_config(provider, aws, group):
+    provider.configure({"aws:region": "us-east-1"})
+    id_, outs = provider.create(checked(provider))
+    assert outs["resolved_region"] == "us-east-1" and ":us-east-1:" in outs["function_arn"]
+    provider.delete(id_, outs)
