@@ -195,10 +195,21 @@ def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, A
 def remove_infrastructure(clients: Clients, backup_id: str) -> None:
     """Schedule, function, log group and roles; every step tolerates "not found"."""
     names = Names(backup_id)
-    scheduler.delete_schedule(clients("scheduler"), names.schedule)
-    lambda_fn.delete_function(clients("lambda"), clients("logs"), names.function)
-    for role in (names.scheduler_role, names.runner_role):
-        iam.delete_role(clients("iam"), role)
+    steps = [
+        lambda: scheduler.delete_schedule(clients("scheduler"), names.schedule),
+        lambda: lambda_fn.delete_function(clients("lambda"), clients("logs"), names.function),
+        lambda: iam.delete_role(clients("iam"), names.scheduler_role),
+        lambda: iam.delete_role(clients("iam"), names.runner_role),
+    ]
+    errors = []
+    for step in steps:  # one failing step must not leave the others' parts behind
+        try:
+            step()
+        except Exception as err:  # noqa: BLE001 - collected and re-raised below
+            errors.append(err)
+    if errors:
+        raise ProvisionError(f"removing backup {backup_id} left parts behind; run the delete "
+                             f"again: {'; '.join(map(str, errors))}") from errors[0]
 
 
 def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
