@@ -76,6 +76,12 @@ def cmd_next(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from amibackup.local import demo
+
+    return demo.run(ticks=args.ticks)
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -113,6 +119,11 @@ def parser() -> argparse.ArgumentParser:
     nxt.add_argument("--timezone", default="UTC")
     nxt.add_argument("--count", type=int, default=5)
     nxt.set_defaults(func=cmd_next)
+
+    demo = sub.add_parser("demo", help="the product end to end on a local moto server "
+                                        "through the real Pulumi engine")
+    demo.add_argument("--ticks", type=int, default=6, help="scheduled runs to play")
+    demo.set_defaults(func=cmd_demo)
     return p
 
 
