@@ -70,11 +70,12 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
 
     frequency = known.get("frequency", "hourly")
     cron = known.get("cron")
-    frequency_ok = isinstance(frequency, str) and frequency in FREQUENCIES
-    if not frequency_ok and "frequency" in known:
+    frequency_known = not is_unknown(props.get("frequency"))
+    frequency_ok = frequency_known and isinstance(frequency, str) and frequency in FREQUENCIES
+    if frequency_known and not frequency_ok:
         add("frequency", f"must be one of {', '.join(FREQUENCIES)}; got {frequency!r}")
     if frequency_ok and frequency == "custom":
-        if "cron" in props and not is_unknown(props["cron"]) and not cron:
+        if not is_unknown(props.get("cron")) and not cron:
             add("cron", 'is required when frequency is "custom": e.g. cron="30 2 * * *"')
         elif cron is not None and not isinstance(cron, str):
             add("cron", "must be a string such as \"30 2 * * *\" or \"cron(30 2 * * ? *)\"")

@@ -27,9 +27,14 @@ class Scope:
     template_id: str
     function_name: str
 
-    def arn(self, service: str, resource: str, region: bool = True) -> str:
-        where = self.region if region else ""
-        return f"arn:{self.partition}:{service}:{where}:{self.account}:{resource}"
+    def arn(self, service: str, resource: str, account: bool = True) -> str:
+        """An ARN in this backup's region; AMIs and snapshots have no account field."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account if account else ''}" \
+            f":{resource}"
+
+    def shared(self, resource: str) -> str:
+        """EC2 image and snapshot ARNs: `arn:aws:ec2:region::image/ami-...`."""
+        return self.arn("ec2", resource, account=False)
 
     @property
     def function_arn(self) -> str:
@@ -65,15 +70,15 @@ def runner_policy(scope: Scope) -> dict[str, Any]:
          "Condition": {"StringEquals": {
              "aws:ResourceTag/aws:autoscaling:groupName": scope.group_name}}},
         {"Sid": "MakeTaggedImages", "Effect": "Allow", "Action": "ec2:CreateImage",
-         "Resource": [scope.arn("ec2", "image/*"), scope.arn("ec2", "snapshot/*")],
+         "Resource": [scope.shared("image/*"), scope.shared("snapshot/*")],
          "Condition": {"StringEquals": {f"aws:RequestTag/{TAG_BACKUP}": scope.backup_id}}},
         {"Sid": "TagOnlyAtCreateImage", "Effect": "Allow", "Action": "ec2:CreateTags",
-         "Resource": [scope.arn("ec2", "image/*"), scope.arn("ec2", "snapshot/*")],
+         "Resource": [scope.shared("image/*"), scope.shared("snapshot/*")],
          "Condition": {"StringEquals": {"ec2:CreateAction": "CreateImage"}}},
         {"Sid": "DeregisterOwnImages", "Effect": "Allow", "Action": "ec2:DeregisterImage",
-         "Resource": scope.arn("ec2", "image/*"), "Condition": owned},
+         "Resource": scope.shared("image/*"), "Condition": owned},
         {"Sid": "DeleteOwnSnapshots", "Effect": "Allow", "Action": "ec2:DeleteSnapshot",
-         "Resource": scope.arn("ec2", "snapshot/*"), "Condition": owned},
+         "Resource": scope.shared("snapshot/*"), "Condition": owned},
         {"Sid": "PromoteOnGroupTemplate", "Effect": "Allow",
          "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
          "Resource": ec2(f"launch-template/{scope.template_id}")},
