@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -63,11 +62,22 @@ class AmiAutoBackupProvider(ResourceProvider):
         self.region = req.config.get("aws:region") or None
         self.profile = req.config.get("aws:profile") or None
 
-    def _session(self, props: dict[str, Any]) -> boto3.session.Session:
+    def _session(self, props: dict[str, Any]) -> Any:
         """The `region` input, else the stack's aws:region/aws:profile, else boto3's chain."""
+        import boto3  # here, not at import: a program importing amibackup stays fast
+
         region = props.get("region") or getattr(self, "region", None)
         return boto3.session.Session(profile_name=getattr(self, "profile", None),
                                      region_name=region or None)
+
+    def _region(self, props: dict[str, Any]) -> str | None:
+        """The region `props` resolve to; boto3's default is looked up once per process."""
+        explicit = props.get("region") or getattr(self, "region", None)
+        if explicit:
+            return str(explicit)
+        if getattr(self, "_default_region", None) is None:
+            self._default_region = self._session({}).region_name or ""
+        return self._default_region or None
 
     def _clients(self, props: dict[str, Any]) -> Any:
         from amibackup.runner.clients import Clients
@@ -86,10 +96,10 @@ class AmiAutoBackupProvider(ResourceProvider):
 
         changes = changed_keys(olds, news)
         if "region" in changes and not is_unknown(news.get("region")) and olds.get(
-                "resolved_region") == self._session(news).region_name:
+                "resolved_region") == self._region(news):
             changes.remove("region")  # the same region, named explicitly or by default
         elif "region" not in changes and olds.get("resolved_region") and olds.get(
-                "resolved_region") != self._session(news).region_name:
+                "resolved_region") != self._region(news):
             changes.append("region")  # the stack's aws:region changed
         if olds.get("schedule_state") == "MISSING":
             changes.append("schedule_state")  # deleted by hand: the update recreates it

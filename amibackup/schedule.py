@@ -564,9 +564,15 @@ def _parse(expr: str) -> _Cron | _Rate:
     return _parse_text(expr)
 
 
+MAX_EXPRESSION = 256  # EventBridge's limit on ScheduleExpression
+
+
 @lru_cache(maxsize=256)
 def _parse_text(expr: str) -> _Cron | _Rate:
     text = " ".join(expr.split())
+    if len(text) > MAX_EXPRESSION:
+        raise ScheduleError(f"is {len(text)} characters long; a schedule expression has at most "
+                            f"{MAX_EXPRESSION}: write a shorter cron such as \"30 2 * * *\"")
     low = text.lower()
     if low.startswith("@"):
         if low in _MACROS:
@@ -695,6 +701,16 @@ def min_interval(expression: str) -> timedelta:
     if day_gap is not None:
         gaps.append(day_gap * 1440 + times[0] - times[-1])
     return timedelta(minutes=min(gaps)) if gaps else timedelta.max
+
+
+def _interval_lower_bound(expression: str) -> timedelta:
+    """A cheap lower bound of min_interval: run days assumed consecutive (no day scan)."""
+    parsed = _parse(expression)
+    if isinstance(parsed, _Rate):
+        return parsed.interval
+    times = sorted(h * 60 + m for h in parsed.hours for m in parsed.minutes)
+    gaps = [b - a for a, b in pairwise(times)] + [1440 + times[0] - times[-1]]
+    return timedelta(minutes=min(gaps))
 
 
 def _to_croniter(c: _Cron) -> str | None:
@@ -852,6 +868,7 @@ def describe(expression: str, timezone: str = "UTC") -> str:
     return f"at {at} {days}{suffix}"
 
 
+@lru_cache(maxsize=1024)
 def resolve(frequency: str, cron: str | None = None, timezone: str = "UTC") -> Schedule:
     """Turn user configuration (frequency, optional cron, timezone) into a validated Schedule.
 
@@ -880,7 +897,9 @@ def resolve(frequency: str, cron: str | None = None, timezone: str = "UTC") -> S
             )
         expression = PRESETS[freq]
     check_timezone(timezone)
-    gap = min_interval(expression)
+    gap = _interval_lower_bound(expression)
+    if gap < MIN_INTERVAL:
+        gap = min_interval(expression)  # exact, for the message (and to be sure)
     if gap < MIN_INTERVAL:
         raise ScheduleError(
             f"schedule '{cron or expression}' runs as often as every {_fmt_gap(gap)}; the minimum "

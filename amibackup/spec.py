@@ -65,7 +65,7 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
         pass
     elif "group_name" not in props or group is None or (isinstance(group, str) and not group.strip()):
         add("group_name", "is required: set it to the name of the Auto Scaling group to back up")
-    elif not isinstance(group, str) or not GROUP_NAME_RE.match(group):
+    elif not isinstance(group, str) or not GROUP_NAME_RE.fullmatch(group):
         add("group_name", "must be a group name of 1 to 255 printable ASCII characters")
 
     frequency = known.get("frequency", "hourly")
@@ -111,7 +111,7 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
     _check_tags(known.get("tags"), is_unknown, add)
 
     region = known.get("region")
-    if region not in (None, "") and (not isinstance(region, str) or not REGION_RE.match(region)):
+    if region not in (None, "") and (not isinstance(region, str) or not REGION_RE.fullmatch(region)):
         add("region", f"must be an AWS region name such as \"eu-west-1\"; got {region!r}")
     return problems
 

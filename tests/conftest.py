@@ -9,8 +9,10 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from amibackup.local.moto_server import FAKE_CREDENTIALS, moto_server
 from amibackup.local.seed import DemoGroup, create_group
 from amibackup.runner.clients import Clients
+from tests.harness import ProviderClient, provider_process
 
 REGION = "us-east-1"
 
@@ -25,6 +27,20 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     if not os.environ.get("AMIBACKUP_KEEP_ENDPOINT"):
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A moto server on 127.0.0.1 for a module's tests (reset it per test where needed)."""
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def provider(endpoint: str) -> Iterator[ProviderClient]:
+    """The dynamic provider process, as the engine starts it, pointed at the moto server."""
+    with provider_process({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}) as client:
+        yield client
 
 
 @pytest.fixture

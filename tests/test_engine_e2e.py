@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from amibackup.local.moto_server import FAKE_CREDENTIALS, moto_server, reset
+from amibackup.local.moto_server import FAKE_CREDENTIALS, reset
 from amibackup.local.seed import DemoGroup, create_group, default_image
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
 
 auto = pytest.importorskip("pulumi.automation")
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from amibackup.local.moto_server import FAKE_CREDENTIALS, moto_server, reset
+from amibackup.local.moto_server import reset
 from amibackup.local.seed import DemoGroup, create_group, default_image
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
-from tests.harness import UNKNOWN, ProviderClient, provider_process
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def provider(endpoint: str) -> Iterator[ProviderClient]:
-    with provider_process({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}) as client:
-        yield client
+from tests.harness import UNKNOWN, ProviderClient
 
 
 @pytest.fixture

@@ -216,9 +216,10 @@ def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
                   delay: float = 5.0) -> None:
     """Take the run lock so no cycle is half-way while the backup is torn down."""
     deadline = time.monotonic() + timeout
+    owner = lock.unique_owner("teardown")
     while True:
         try:
-            lock.acquire(ssm, lock.lock_name(backup_id), owner="teardown")
+            lock.acquire(ssm, lock.lock_name(backup_id), owner=owner)
             return
         except lock.Busy:
             if time.monotonic() > deadline:

@@ -10,14 +10,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-RETRIES = {"mode": "adaptive", "max_attempts": 10}
+MAX_POOL = 20  # teardown deletes images 16 at a time over one client
+RETRIES = {"mode": "adaptive", "max_attempts": 10}  # retries after the first attempt
 
 
 def make_config(**overrides: Any) -> Config:
     from amibackup import __version__
 
     base = Config(retries=dict(RETRIES), user_agent_extra=f"amibackup/{__version__}",
-                  connect_timeout=10, read_timeout=60)
+                  connect_timeout=10, read_timeout=60, max_pool_connections=MAX_POOL)
     return base.merge(Config(**overrides)) if overrides else base
 
 

@@ -133,7 +133,8 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
     summary = Summary(job.backup_id, job.group_name, key)
     ssm = clients("ssm")
     try:
-        with lock.held(ssm, lock.lock_name(job.backup_id), owner=f"run {key}"):
+        with lock.held(ssm, lock.lock_name(job.backup_id),
+                       owner=lock.unique_owner(f"run {key}")):
             _cycle(job, clients, now, key, summary, time_left)
     except lock.Busy as busy:
         summary.skipped.append(f"{busy}; this run does nothing")
@@ -228,11 +229,23 @@ def _create_image(ec2: Any, job: Job, source: plan.Instance, key: str, now: date
     specs = [{"ResourceType": "image", "Tags": tag_list}]
     if job.tag_snapshots:
         specs.append({"ResourceType": "snapshot", "Tags": tag_list})
-    response = ec2.create_image(
-        InstanceId=source.instance_id, Name=plan.image_name(job.backup_id, key),
-        Description=f"amibackup {job.backup_id} of group {job.group_name}, run {key}",
-        NoReboot=job.no_reboot, TagSpecifications=specs)
-    return response["ImageId"]
+    name = plan.image_name(job.backup_id, key)
+    try:
+        response = ec2.create_image(
+            InstanceId=source.instance_id, Name=name,
+            Description=f"amibackup {job.backup_id} of group {job.group_name}, run {key}",
+            NoReboot=job.no_reboot, TagSpecifications=specs)
+    except ClientError as err:
+        # A retry of a CreateImage that AWS applied but whose answer was lost: the name
+        # is this run's, so the image that holds it is the one this run made.
+        if err.response["Error"]["Code"] != "InvalidAMIName.Duplicate":
+            raise
+        found = ec2.describe_images(Owners=["self"],
+                                    Filters=[{"Name": "name", "Values": [name]}])["Images"]
+        if not found:
+            raise
+        return str(found[0]["ImageId"])
+    return str(response["ImageId"])
 
 
 def _await_pending(ec2: Any, images: list[plan.Image], job: Job, summary: Summary,

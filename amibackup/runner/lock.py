@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,7 +37,19 @@ def _expired(value: str, now: float) -> bool:
         return True
 
 
+def _owner(value: str) -> str | None:
+    try:
+        return str(json.loads(value)["owner"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def acquire(ssm: Any, name: str, owner: str, lease: int = LEASE_SECONDS) -> None:
+    """Take the lock for `owner`, which must be unique to this caller.
+
+    A PutParameter that AWS applied but answered with an error (a 5xx, a timeout) is
+    retried by botocore and then finds the lock taken: by us, which the owner tells.
+    """
     now = time.time()
     value = json.dumps({"owner": owner, "expires": now + lease})
     for _ in range(2):
@@ -53,6 +66,8 @@ def acquire(ssm: Any, name: str, owner: str, lease: int = LEASE_SECONDS) -> None
             if err.response["Error"]["Code"] == "ParameterNotFound":
                 continue  # released meanwhile: try again
             raise
+        if _owner(held) == owner:
+            return  # an earlier attempt of this very call took it
         if not _expired(held, now):
             raise Busy(held)
         release(ssm, name)  # a crashed run's stale lease
@@ -65,6 +80,10 @@ def release(ssm: Any, name: str) -> None:
     except ClientError as err:
         if err.response["Error"]["Code"] != "ParameterNotFound":
             raise
+
+
+def unique_owner(label: str) -> str:
+    return f"{label} {uuid.uuid4().hex[:12]}"
 
 
 @contextmanager

@@ -1,0 +1,177 @@
+"""AWS API calls of ONE steady-state runner cycle, by group size and images in the account.
+
+Steady state: the backup already holds `retention` images, so the measured cycle makes
+one image, promotes it and prunes one. Calls are counted with botocore's
+`before-call.<service>.<Operation>` event (one per API call, waiter polls included;
+retries are not extra calls) on the session the cycle's clients are made from.
+moto runs in-process (`mock_aws`). Wall times are moto's, not AWS's: shown only as a
+sanity check, not a goal.
+
+    python bench/cycle_calls.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from _common import ensure_paths, fake_aws_env, fmt, stats, table, write_result
+
+ensure_paths()
+
+import boto3
+from moto import mock_aws
+
+from amibackup.local.seed import create_group
+from amibackup.runner import plan
+from amibackup.runner.clients import Clients
+from amibackup.runner.cycle import Job, backup_images, run_cycle
+
+NAME = "cycle_calls"
+GOAL = "constant across group sizes and image counts, at most 10 calls per cycle"
+REGION = "us-east-1"
+BACKUP = "bench-backup"
+RETENTION = 3
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+MEASURED = 3  # steady-state cycles measured per scenario
+
+
+class CallCounter:
+    """Counts `before-call.<service>.<Operation>` events."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        self.calls[f"{service}.{operation}"] += 1
+
+
+def counted_clients() -> tuple[Clients, CallCounter]:
+    """Fresh clients on a fresh session whose events feed a counter (moto state is global)."""
+    counter = CallCounter()
+    session = boto3.session.Session(region_name=REGION)
+    session.events.register("before-call.*.*", counter)
+    return Clients(REGION, session=session), counter
+
+
+def job(n: int, retention: int) -> Job:
+    return Job(BACKUP, "web", retention=retention, tag_snapshots=False, wait_delay=1,
+               scheduled_time=(T0 + timedelta(hours=n)).isoformat())
+
+
+def cycle(clients: Clients, n: int, retention: int = RETENTION) -> Any:
+    return run_cycle(job(n, retention), clients, now=T0 + timedelta(hours=n, seconds=5))
+
+
+def seed_images(ec2: Any, count: int, base_image: str, backup: str | None) -> None:
+    """`count` self-owned AMIs (one snapshot each), of another backup/none, or of `backup`."""
+    boot = ec2.run_instances(ImageId=base_image, MinCount=1, MaxCount=1,
+                             InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+    for k in range(count):
+        if backup is None:  # not ours: half untagged, half another backup's
+            tags = [{"Key": plan.TAG_BACKUP, "Value": "someone-else"}] if k % 2 else []
+            name = f"other-{k}"
+        else:  # ours, older than any run the benchmark plays (run keys order them)
+            key = plan.run_key(T0 - timedelta(hours=count - k))
+            tags = [{"Key": plan.TAG_BACKUP, "Value": backup}, {"Key": plan.TAG_RUN, "Value": key},
+                    {"Key": plan.TAG_SOURCE_IMAGE, "Value": base_image}]
+            name = plan.image_name(backup, key)
+        spec = [{"ResourceType": "image", "Tags": tags}] if tags else []
+        ec2.create_image(InstanceId=boot, Name=name, NoReboot=True, TagSpecifications=spec)
+    ec2.terminate_instances(InstanceIds=[boot])
+
+
+def scenario(size: int, others: int, ours: int = 0, retention: int = RETENTION
+             ) -> dict[str, Any]:
+    """Seed moto, reach steady state, count the calls of MEASURED further cycles."""
+    with mock_aws():
+        setup = Clients(REGION)
+        group = create_group(setup, "web", size=size)
+        seed_images(setup("ec2"), others, group.base_image, None)
+        if ours:
+            seed_images(setup("ec2"), ours, group.base_image, BACKUP)
+            warm = 0
+        else:
+            warm = retention  # `retention` cycles fill the backup: the next one prunes one
+            for n in range(warm):
+                cycle(setup, n, retention)
+        held = len(backup_images(setup("ec2"), BACKUP))
+        runs = []
+        for n in range(warm, warm + MEASURED):
+            clients, counter = counted_clients()
+            for service in ("ssm", "ec2", "autoscaling"):  # make clients (no call) untimed
+                clients(service)
+            start = time.perf_counter()
+            summary = cycle(clients, n, retention)
+            elapsed = time.perf_counter() - start
+            runs.append({"calls": sum(counter.calls.values()), "by_op": dict(counter.calls),
+                         "seconds": elapsed, "created": bool(summary.created),
+                         "promoted": bool(summary.promoted), "pruned": len(summary.pruned),
+                         "skipped": summary.skipped, "warnings": summary.warnings})
+    totals = [r["calls"] for r in runs]
+    return {"group_size": size, "other_images": others, "backup_images_before": held,
+            "retention": retention, "calls": stats([float(t) for t in totals], 1),
+            "calls_per_run": totals, "pruned_per_run": [r["pruned"] for r in runs],
+            "by_op": runs[0]["by_op"], "by_op_identical": all(
+                r["by_op"] == runs[0]["by_op"] for r in runs),
+            "seconds": stats([r["seconds"] for r in runs]),
+            "notes": sorted({s for r in runs for s in r["skipped"] + r["warnings"]})}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10/100 instances, 3/50 images")
+    args = parser.parse_args()
+    fake_aws_env()
+    logging.getLogger("amibackup").setLevel(logging.WARNING)
+    sizes = [10, 100] if args.quick else [10, 100, 500]
+    image_counts = [3, 50] if args.quick else [3, 50, 500]
+
+    matrix = []
+    for size in sizes:
+        for others in image_counts:
+            matrix.append(scenario(size, others))
+            print(f"  group {size:>3}, {others:>3} other images: "
+                  f"{matrix[-1]['calls_per_run']} calls", flush=True)
+    ours = 50 if args.quick else 500
+    own = [scenario(10, 3, ours=ours, retention=ours),  # steady state at a large retention
+           scenario(10, 3, ours=ours, retention=RETENTION)]  # catch-up after lowering retention
+    for row in own:
+        print(f"  group 10, {ours} images of this backup, retention {row['retention']}: "
+              f"{row['calls_per_run']} calls", flush=True)
+
+    ops = sorted({op for r in matrix + own for op in r["by_op"]})
+    print("\nCalls of one steady-state cycle (3 cycles each; moto in-process time per cycle, median [min-max])")
+    print(table(["group", "other AMIs", "backup AMIs", "retention", "calls/run", "pruned/run",
+                 "moto ms/cycle"],
+                [[r["group_size"], r["other_images"], r["backup_images_before"], r["retention"],
+                  "/".join(map(str, r["calls_per_run"])),
+                  "/".join(map(str, r["pruned_per_run"])), fmt(r["seconds"], "", 1000, 0)]
+                 for r in matrix + own]))
+    base = matrix[0]["by_op"]
+    print("\nPer-operation breakdown (first measured cycle; identical in every matrix row: "
+          f"{all(r['by_op'] == base for r in matrix)})")
+    print(table(["operation", "matrix rows", *(f"{r['backup_images_before']} ours, ret "
+                                              f"{r['retention']}" for r in own)],
+                [[op, base.get(op, 0), *(r["by_op"].get(op, 0) for r in own)] for op in ops]))
+
+    constant = len({tuple(sorted(r["by_op"].items())) for r in matrix}) == 1
+    worst = max(max(r["calls_per_run"]) for r in matrix)
+    lock_calls = sum(n for op, n in base.items() if op.startswith("ssm."))
+    met = constant and worst <= 10
+    print(f"\nGoal: {GOAL}. Constant: {constant}; calls per cycle: {worst} "
+          f"({worst - lock_calls} without the {lock_calls} SSM lock calls). Met: {met}")
+    path = write_result(NAME, GOAL, met, {
+        "constant_across_matrix": constant, "max_calls_matrix": worst,
+        "lock_calls": lock_calls,
+        "matrix": matrix, "own_images": own})
+    print(f"wrote {path.relative_to(path.parent.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()

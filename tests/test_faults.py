@@ -1,0 +1,219 @@
+"""Faults: throttling and 5xx injected into AWS calls, kills and races.
+
+Every fault is served before the call reaches moto (see tests/faults.py); the product's
+adaptive retries must absorb transient ones, and a persistent one must leave nothing
+orphaned and no image the group needs deleted, with a re-run finishing the job.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from amibackup.local.seed import DemoGroup, create_group, default_image
+from amibackup.provision import backup
+from amibackup.provision.errors import ProvisionError
+from amibackup.runner import cycle, lock
+from amibackup.runner.clients import Clients
+from amibackup.runner.cycle import Job, backup_images, run_cycle
+from amibackup.runner.handler import handler
+from amibackup.spec import normalise
+from tests.faults import Faults, faulty_clients
+
+T0 = datetime(2026, 11, 3, tzinfo=UTC)
+RETRIES = 4  # botocore's max_attempts counts retries: 5 attempts in all
+FOR_GOOD = ["5xx"] * (RETRIES + 1)
+
+
+@pytest.fixture
+def aws() -> Iterator[tuple[Clients, Faults]]:
+    with mock_aws():
+        yield faulty_clients(max_attempts=RETRIES)
+
+
+@pytest.fixture
+def group(aws: tuple[Clients, Faults]) -> DemoGroup:
+    return create_group(Clients("us-east-1"), "web", size=2)
+
+
+def job(n: int, retention: int = 3) -> Job:
+    return Job("b1", "web", retention=retention, tag_snapshots=False, wait_delay=1,
+               scheduled_time=(T0 + timedelta(hours=n)).isoformat())
+
+
+def image_ok(clients: Clients, image_id: str) -> bool:
+    found = clients("ec2").describe_images(ImageIds=[image_id])["Images"]
+    return bool(found) and found[0]["State"] == "available"
+
+
+def test_cycles_absorb_throttling_and_5xx(aws, group):
+    clients, faults = aws
+    faults.add("ec2.DescribeImages", "throttle", "5xx")
+    faults.add("ec2.CreateImage", "5xx")
+    faults.add("ec2.CreateLaunchTemplateVersion", "throttle")
+    faults.add("ec2.ModifyLaunchTemplate", "5xx")
+    faults.add("auto-scaling.DescribeAutoScalingGroups", "throttle")
+    faults.add("ssm.PutParameter", "throttle")
+    made = [run_cycle(job(n), clients).created for n in range(3)]
+    faults.add("ec2.DeregisterImage", "5xx", "throttle")
+    faults.add("ec2.DeleteSnapshot", "throttle")
+    last = run_cycle(job(3), clients)
+    assert faults.left() == {}  # every planned fault was served and retried through
+    assert sum(faults.served.values()) == 10
+    assert sorted(i.image_id for i in backup_images(clients("ec2"), "b1")) == sorted(
+        made[1:] + [last.created])
+    assert last.pruned == [made[0]] and len(last.deleted_snapshots) == 1
+    assert default_image(clients("ec2"), group.template_id) == last.created
+
+
+def test_lost_answers_are_retried_without_duplicates(aws, group):
+    """AWS applied the call but the answer was lost: the retry must not double it."""
+    clients, faults = aws
+    faults.add("ssm.PutParameter", "lost")  # the lock was taken; the retry finds it ours
+    # CreateImage applied, answer lost; AWS refuses the retry's name as a duplicate.
+    faults.add("ec2.CreateImage", "lost", "InvalidAMIName.Duplicate")
+    summary = run_cycle(job(0), clients)
+    assert faults.left() == {}
+    (image,) = backup_images(clients("ec2"), "b1")
+    assert summary.created == image.image_id == summary.promoted
+    assert not clients("ssm").describe_parameters()["Parameters"]  # lock released
+
+
+def test_persistent_failure_mid_cycle_then_the_retry_finishes(aws, group):
+    clients, faults = aws
+    before = default_image(clients("ec2"), group.template_id)
+    faults.add("ec2.CreateLaunchTemplateVersion", *FOR_GOOD)
+    with pytest.raises(ClientError):
+        run_cycle(job(0), clients)
+    (image,) = backup_images(clients("ec2"), "b1")
+    assert default_image(clients("ec2"), group.template_id) == before  # nothing half-switched
+    assert image_ok(clients, before)
+    # Scheduler's retry delivers the same scheduled run: no second image, it promotes.
+    retry = run_cycle(job(0), clients)
+    assert retry.created is None and retry.promoted == image.image_id
+    assert default_image(clients("ec2"), group.template_id) == image.image_id
+
+
+def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, monkeypatch):
+    clients, _ = aws
+    made = [run_cycle(job(n), clients).created for n in range(3)]
+
+    class Killed(BaseException):
+        """The Lambda sandbox dying (timeout, OOM): no cleanup code runs."""
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(cycle, "_await_pending", killed)
+    monkeypatch.setattr(lock, "release", lambda *_: None)  # a dead process releases nothing
+    with pytest.raises(Killed):
+        run_cycle(job(3), clients)
+    monkeypatch.undo()
+    orphan = [i.image_id for i in backup_images(clients("ec2"), "b1") if i.image_id not in made]
+    assert len(orphan) == 1 and default_image(clients("ec2"), group.template_id) == made[-1]
+
+    # Until the dead run's lease expires, a retry does nothing (and harms nothing).
+    blocked = run_cycle(job(3), clients)
+    assert blocked.created is None and "another run holds the lock" in blocked.skipped[0]
+    _expire_lease(clients)
+    retry = run_cycle(job(3), clients)
+    assert retry.created is None and retry.promoted == orphan[0]
+    assert retry.pruned == [made[0]]
+    assert sorted(i.image_id for i in backup_images(clients("ec2"), "b1")) == sorted(
+        made[1:] + orphan)
+
+
+def _expire_lease(clients: Clients) -> None:
+    """Time passing beyond the lease (LEASE_SECONDS = the Lambda's maximum run time)."""
+    clients("ssm").put_parameter(Name=lock.lock_name("b1"), Type="String", Overwrite=True,
+                                 Value=json.dumps({"owner": "dead", "expires": 0}))
+
+
+def test_two_handler_invocations_at_once_make_one_image(aws, group, monkeypatch):
+    barrier = threading.Barrier(2)
+    real_acquire = lock.acquire
+
+    def together(*args: Any, **kwargs: Any) -> None:
+        try:
+            return real_acquire(*args, **kwargs)
+        finally:
+            barrier.wait(timeout=10)
+
+    monkeypatch.setattr(lock, "acquire", together)
+    event = {"backup_id": "b1", "group_name": "web", "tag_snapshots": False,
+             "scheduled_time": T0.isoformat()}
+    results: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: results.append(handler(dict(event))))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 2 and len([r for r in results if r["created"]]) == 1
+    assert len(backup_images(Clients("us-east-1")("ec2"), "b1")) == 1
+
+
+def props(**overrides: Any) -> dict[str, Any]:
+    return normalise({"backup_name": "web-backup", "group_name": "web", **overrides})
+
+
+def _ours(clients: Clients, backup_id: str | None = None) -> dict[str, list[str]]:
+    roles = sorted(r["RoleName"] for r in clients("iam").list_roles()["Roles"]
+                   if r["RoleName"].startswith("amibackup-"))
+    functions = [f["FunctionName"] for f in clients("lambda").list_functions()["Functions"]]
+    schedules = [s["Name"] for s in clients("scheduler").list_schedules()["Schedules"]]
+    return {"roles": roles, "functions": functions, "schedules": schedules}
+
+
+def test_create_absorbs_throttling_and_5xx(aws, group):
+    clients, faults = aws
+    faults.add("iam.CreateRole", "throttle", "5xx")
+    faults.add("iam.PutRolePolicy", "throttle")
+    faults.add("lambda.CreateFunction", "5xx")
+    faults.add("lambda.PutFunctionConcurrency", "throttle")
+    faults.add("scheduler.CreateSchedule", "throttle", "5xx")
+    outs = backup.create(clients, props())
+    assert faults.left() == {}
+    assert _ours(clients) == {
+        "roles": sorted([f"amibackup-{outs['backup_id']}-run",
+                         f"amibackup-{outs['backup_id']}-sch"]),
+        "functions": [outs["function_name"]], "schedules": [outs["schedule_name"]]}
+
+
+def test_create_that_fails_for_good_leaves_nothing(aws, group):
+    clients, faults = aws
+    faults.add("scheduler.CreateSchedule", *FOR_GOOD)
+    with pytest.raises(ClientError):
+        backup.create(clients, props())
+    assert _ours(clients) == {"roles": [], "functions": [], "schedules": []}
+
+
+def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, group):
+    clients, faults = aws
+    outs = backup.create(clients, props(retention=5))
+    for n in range(4):
+        run_cycle(Job.from_event({**backup.job_input(outs, outs["backup_id"], "us-east-1"),
+                                  "scheduled_time": (T0 + timedelta(hours=n)).isoformat(),
+                                  "tag_snapshots": False}), clients)
+    backup_id = outs["backup_id"]
+    assert len(backup_images(clients("ec2"), backup_id)) == 4
+    faults.add("ec2.DeregisterImage", "throttle", "5xx")
+    faults.add("ec2.DeleteSnapshot", "throttle")
+    faults.add("lambda.DeleteFunction", *FOR_GOOD)  # this one fails for good
+    with pytest.raises(ProvisionError, match="run the delete again"):
+        backup.delete(clients, backup_id, outs)
+    # Half-way: the images went, the group already launches an image that exists.
+    assert backup_images(clients("ec2"), backup_id) == []
+    assert default_image(clients("ec2"), group.template_id) == group.base_image
+    assert image_ok(clients, group.base_image)
+    assert _ours(clients)["functions"] == [outs["function_name"]]
+    backup.delete(clients, backup_id, outs)  # the re-run finishes the job
+    assert _ours(clients) == {"roles": [], "functions": [], "schedules": []}
+    assert not clients("ssm").describe_parameters()["Parameters"]  # the lock is gone too
