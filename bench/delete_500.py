@@ -7,9 +7,14 @@ the same repetition (order alternates). Two servers are measured:
 * `inproc`: `amibackup.local.moto_server.moto_server()`, a ThreadedMotoServer in THIS
   process, so server and boto3 threads share one GIL;
 * `subprocess`: `python -m moto.server` in its own process (own GIL), still one
-  Python process serving every request.
+  Python process serving every request;
+* `latency`: the same, with every answer delayed by --latency-ms (default 30 ms; AWS
+  answers these calls in tens to hundreds of ms) by bench/latency_server.py, so the
+  benchmark sees what parallel teardown buys against a real API rather than only moto's
+  CPU.
 
-    python bench/delete_500.py [--images 500] [--reps 3] [--server inproc|subprocess|both]
+    python bench/delete_500.py [--images 500] [--reps 3]
+                               [--server inproc|subprocess|latency|all] [--latency-ms 30]
 """
 
 from __future__ import annotations
@@ -71,13 +76,14 @@ def inproc_server() -> Iterator[tuple[str, int | None]]:
 
 
 @contextmanager
-def subprocess_server() -> Iterator[tuple[str, int | None]]:
+def subprocess_server(latency_ms: float = 0) -> Iterator[tuple[str, int | None]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    command = ([sys.executable, str(Path(__file__).with_name("latency_server.py")), str(port),
+                str(latency_ms)] if latency_ms else
+               [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -179,7 +185,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--server", choices=["inproc", "subprocess", "both"], default="both")
+    parser.add_argument("--server", choices=["inproc", "subprocess", "latency", "all"],
+                        default="all")
+    parser.add_argument("--latency-ms", type=float, default=30.0)
     args = parser.parse_args()
     fake_aws_env()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -187,10 +195,12 @@ def main() -> None:
     logging.getLogger("urllib3.connectionpool").addHandler(pool)
 
     results: dict[str, Any] = {}
-    servers = ["inproc", "subprocess"] if args.server == "both" else [args.server]
+    servers = ["inproc", "subprocess", "latency"] if args.server == "all" else [args.server]
     for kind in servers:
         print(f"  moto server: {kind}", flush=True)
-        with (inproc_server() if kind == "inproc" else subprocess_server()) as (url, pid):
+        server = (inproc_server() if kind == "inproc" else
+                  subprocess_server(args.latency_ms if kind == "latency" else 0))
+        with server as (url, pid):
             results[kind] = measure(url, pid, args.images, args.reps, pool)
 
     print(f"\nDeleting {args.images} images + {args.images} snapshots of one backup "
@@ -211,7 +221,8 @@ def main() -> None:
     met = {k: r["speedup_per_rep"]["median"] >= 4 for k, r in results.items()}
     print(f"\nGoal: {GOAL}. Met: " + ", ".join(f"{k}: {v}" for k, v in met.items()))
     path = write_result(NAME, GOAL, all(met.values()), {
-        "workers": teardown.WORKERS, "goal_met_by_server": met, "servers": results})
+        "workers": teardown.WORKERS, "latency_ms": args.latency_ms,
+        "goal_met_by_server": met, "servers": results})
     print(f"wrote {path.relative_to(path.parent.parent.parent)}")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import pytest
 
@@ -197,3 +199,22 @@ def test_configure_region_from_stack_config(provider, aws, group):
     id_, outs = provider.create(checked(provider))
     assert outs["resolved_region"] == "us-east-1" and ":us-east-1:" in outs["function_arn"]
     provider.delete(id_, outs)
+
+
+def test_new_package_version_updates_the_function_in_place(provider, aws, group):
+    id_, outs = provider.create(checked(provider))
+    fn = aws("lambda")
+    # The live function runs an older amibackup's code, as state says.
+    old = io.BytesIO()
+    with zipfile.ZipFile(old, "w") as archive:
+        archive.writestr("amibackup/runner/handler.py", "def handler(e, c): return 'old'\n")
+    fn.update_function_code(FunctionName=outs["function_name"], ZipFile=old.getvalue())
+    stale = {**outs, "code_sha256": fn.get_function(
+        FunctionName=outs["function_name"])["Configuration"]["CodeSha256"]}
+    diff = provider.diff(id_, stale, checked(provider))
+    assert diff.changes == 2 and list(diff.replaces) == []
+    updated = provider.update(id_, stale, checked(provider))
+    live = fn.get_function(FunctionName=outs["function_name"])["Configuration"]["CodeSha256"]
+    assert live == outs["code_sha256"] == updated["code_sha256"] != stale["code_sha256"]
+    assert updated["function_arn"] == outs["function_arn"]
+    provider.delete(id_, updated)

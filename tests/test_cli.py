@@ -1,0 +1,42 @@
+"""`amibackup run | list | next` against moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from amibackup.cli import main
+from amibackup.local.seed import DemoGroup, default_image
+from amibackup.runner.clients import Clients
+
+
+def test_next_shows_expression_description_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["next", "30 2 * * 1-5", "--timezone", "Europe/Paris", "--count", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "expression:  cron(30 2 ? * 2-6 *)"
+    assert out[1] == "timezone:    Europe/Paris"
+    assert len([line for line in out if line.startswith("  20")]) == 3
+    assert all("T02:30:00+0" in line for line in out[3:])
+    assert main(["next", "weekly"]) == 0
+    assert "cron(0 0 ? * SUN *)" in capsys.readouterr().out
+
+
+def test_next_refuses_too_frequent(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["next", "*/5 * * * *"]) == 2
+    assert "minimum is 10 minutes" in capsys.readouterr().err
+
+
+def test_run_then_list(clients: Clients, group: DemoGroup,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--group", "web", "--backup", "ops", "--no-snapshot-tags",
+                 "--tag", "team=ops", "--poll", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["created"] and summary["promoted"] == summary["created"]
+    assert default_image(clients("ec2"), group.template_id) == summary["created"]
+    assert main(["list", "--group", "web"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:4] == ["created", "image", "state", "backup"]
+    assert summary["created"] in out[1] and "ops" in out[1] and out[-1] == "1 image(s)"
+    with pytest.raises(SystemExit):
+        main(["run", "--group", "web", "--tag", "novalue"])
