@@ -218,3 +218,13 @@ def test_new_package_version_updates_the_function_in_place(provider, aws, group)
     assert live == outs["code_sha256"] == updated["code_sha256"] != stale["code_sha256"]
     assert updated["function_arn"] == outs["function_arn"]
     provider.delete(id_, updated)
+
+
+def test_one_backup_per_group(provider, aws, group):
+    id_, outs = provider.create(checked(provider))
+    with pytest.raises(Exception, match="already has an amibackup backup"):
+        provider.create(checked(provider, backup_name="second"))
+    assert len(aws("lambda").list_functions()["Functions"]) == 1
+    provider.delete(id_, outs)
+    id_, outs = provider.create(checked(provider, backup_name="second"))  # now it may
+    provider.delete(id_, outs)

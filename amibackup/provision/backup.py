@@ -162,6 +162,12 @@ def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
 
 def create(clients: Clients, props: dict[str, Any]) -> dict[str, Any]:
     """Provision a new backup; on any failure remove what was made, then raise."""
+    others = scheduler.backups_of_group(clients("scheduler"), props["group_name"])
+    if others:
+        raise ProvisionError(
+            f"group_name: group {props['group_name']!r} already has an amibackup backup "
+            f"({', '.join(others)}); two backups would fight over its launch template: keep "
+            "one backup per group")
     backup_id = new_backup_id(str(props.get("backup_name") or props["group_name"]))
     try:
         return ensure(clients, props, backup_id)

@@ -41,3 +41,15 @@ def get_schedule(scheduler: Any, name: str) -> dict[str, Any] | None:
 
 def delete_schedule(scheduler: Any, name: str) -> None:
     ignore_missing(lambda: scheduler.delete_schedule(Name=name, GroupName=GROUP))
+
+
+def backups_of_group(scheduler: Any, group_name: str) -> list[str]:
+    """Names of amibackup schedules in this region whose job backs up `group_name`."""
+    found = []
+    for page in scheduler.get_paginator("list_schedules").paginate(NamePrefix="amibackup-"):
+        for item in page["Schedules"]:
+            detail = get_schedule(scheduler, item["Name"])
+            job = json.loads((detail or {}).get("Target", {}).get("Input") or "{}")
+            if job.get("group_name") == group_name:
+                found.append(item["Name"])
+    return found
