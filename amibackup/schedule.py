@@ -216,8 +216,11 @@ def _dedupe(items: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- standard cron
 
 
-def _std_field(text: str, f: _Field, where: str) -> tuple[str, set[int]]:
-    """Convert a standard-cron field (not day-of-week) to EventBridge text, with its values."""
+def _plain_field(text: str, f: _Field, where: str, standard: bool) -> tuple[str, set[int]]:
+    """One field of values, ranges, lists and steps, as EventBridge text and its values.
+
+    `standard`: the input is 5-field cron (`*/n` becomes `lo/n`, duplicates are dropped).
+    """
     out: list[str] = []
     values: set[int] = set()
     for tok in text.split(","):
@@ -225,14 +228,18 @@ def _std_field(text: str, f: _Field, where: str) -> tuple[str, set[int]]:
         if t.start is not None and t.end is not None and t.start > t.end:
             raise ScheduleError(
                 f"{where}: range '{tok}' in the {f.name} field runs backwards; EventBridge ranges "
-                "must go from low to high. Write it as two parts, e.g. "
+                "must go from low to high. Split it into two parts joined by a comma, e.g. "
                 f"'{t.start}-{f.hi},{f.lo}-{t.end}'."
             )
         if t.mixed:
             t = _Token(t.start, t.end, t.step, False, False)
-        out.append(_token_text(t, f, star_step_start=True))
+        out.append(_token_text(t, f, star_step_start=standard))
         values.update(_token_values(t, f))
-    return ",".join(_dedupe(out)), values
+    return ",".join(_dedupe(out) if standard else out), values
+
+
+def _std_field(text: str, f: _Field, where: str) -> tuple[str, set[int]]:
+    return _plain_field(text, f, where, standard=True)
 
 
 def _std_dow(text: str, where: str) -> tuple[str, set[int]]:
@@ -398,21 +405,7 @@ class _Cron:
 
 
 def _eb_plain(text: str, f: _Field, where: str) -> tuple[str, set[int]]:
-    """Validate a plain EventBridge field (values, ranges, lists, steps); return text and values."""
-    out: list[str] = []
-    values: set[int] = set()
-    for tok in text.split(","):
-        t = _parse_token(tok, f, where)
-        if t.start is not None and t.end is not None and t.start > t.end:
-            raise ScheduleError(
-                f"{where}: range '{tok}' in the {f.name} field runs backwards; ranges must go from "
-                "low to high. Split it into two parts joined by a comma."
-            )
-        if t.mixed:
-            t = _Token(t.start, t.end, t.step, False, False)
-        out.append(_token_text(t, f))
-        values.update(_token_values(t, f))
-    return ",".join(out), values
+    return _plain_field(text, f, where, standard=False)
 
 
 def _parse_eb_cron(inner: str, original: str) -> _Cron:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,45 +138,43 @@ def test_pending_image_promoted_by_a_later_run(clients, group):
     assert third.created and third.promoted == third.created
 
 
-def test_image_not_available_in_time_is_promoted_next_run(clients, group, monkeypatch):
+@contextmanager
+def images_start_as(state: str) -> Iterator[None]:
+    """moto makes images `available` at once; AWS takes minutes, and may fail them."""
     from moto.ec2.models import amis
 
     real_create = amis.AmiBackend.create_image
 
-    def create_pending(self, *args, **kwargs):
+    def create(self, *args, **kwargs):
         ami = real_create(self, *args, **kwargs)
-        ami.state = "pending"
+        ami.state = state
         return ami
 
-    monkeypatch.setattr(amis.AmiBackend, "create_image", create_pending)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(amis.AmiBackend, "create_image", create)
+        yield
+
+
+def test_image_not_available_in_time_is_promoted_next_run(clients, group):
     job = Job("b1", group.group_name, tag_snapshots=False, wait_delay=1,
               scheduled_time=T0.isoformat())
     before = default_image(clients("ec2"), group.template_id)
-    first = run_cycle(job, clients, now=T0, time_left=lambda: 0)
+    with images_start_as("pending"):
+        first = run_cycle(job, clients, now=T0, time_left=lambda: 0)
     assert first.created and first.promoted is None and first.available is None
     assert default_image(clients("ec2"), group.template_id) == before
-    monkeypatch.setattr(amis.AmiBackend, "create_image", real_create)
     ec2_backend(first.created).state = "available"
     second = run(clients, group, 1)
     assert second.promoted == second.created  # the newest available wins
 
 
-def test_failed_image_is_reported_and_never_promoted(clients, group, monkeypatch):
-    from moto.ec2.models import amis
-
-    real_create = amis.AmiBackend.create_image
-
-    def create_failed(self, *args, **kwargs):
-        ami = real_create(self, *args, **kwargs)
-        ami.state = "failed"
-        return ami
-
-    monkeypatch.setattr(amis.AmiBackend, "create_image", create_failed)
+def test_failed_image_is_reported_and_never_promoted(clients, group):
     before = default_image(clients("ec2"), group.template_id)
-    summary = run(clients, group, 0)
+    with images_start_as("failed"):
+        summary = run(clients, group, 0)
     assert summary.failed == [summary.created] and summary.promoted is None
     assert default_image(clients("ec2"), group.template_id) == before
-    with pytest.raises(RuntimeError, match="image creation failed"):
+    with images_start_as("failed"), pytest.raises(RuntimeError, match="image creation failed"):
         handler({"backup_id": "b1", "group_name": group.group_name, "tag_snapshots": False,
                  "wait_delay": 1, "scheduled_time": (T0 + timedelta(hours=1)).isoformat()})
 
