@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from amibackup.provision.errors import code, ignore_missing
 from amibackup.runner import plan
-from amibackup.runner.cycle import backup_images, template_of, template_ref
+from amibackup.runner.cycle import backup_images, delete_image, template_of, template_ref
 
 WORKERS = 16
 
@@ -107,24 +107,10 @@ def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Te
     doomed = [i for i in images if i.image_id not in keep]
     result.kept.extend(i.image_id for i in images if i.image_id in keep)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for image_id, snaps, warning in pool.map(lambda i: _delete_one(ec2, i), doomed):
-            result.deregistered.append(image_id)
-            result.deleted_snapshots.extend(snaps)
-            if warning:
-                result.warnings.append(warning)
-
-
-def _delete_one(ec2: Any, image: plan.Image) -> tuple[str, list[str], str | None]:
-    ignore_missing(lambda: ec2.deregister_image(ImageId=image.image_id))
-    deleted = []
-    for snap in image.snapshot_ids:
-        try:
-            ec2.delete_snapshot(SnapshotId=snap)
-            deleted.append(snap)
-        except ClientError as err:
-            if code(err) not in ("InvalidSnapshot.NotFound",):
-                return image.image_id, deleted, f"snapshot {snap} kept: {code(err)}"
-    return image.image_id, deleted, None
+        for removed in pool.map(lambda i: delete_image(ec2, i), doomed):
+            result.deregistered.append(removed.image_id)
+            result.deleted_snapshots.extend(removed.snapshots)
+            result.warnings.extend(removed.warnings)
 
 
 def remove_images(ec2: Any, asg: Any, backup_id: str, group_name: str,

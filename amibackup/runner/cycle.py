@@ -107,22 +107,35 @@ def template_ref(spec: dict[str, Any]) -> dict[str, str]:
     return {"LaunchTemplateName": spec["LaunchTemplateName"]}
 
 
-def delete_image(ec2: Any, image: plan.Image, summary: Summary) -> None:
-    """Deregister first (a registered image's snapshots cannot go), then its snapshots."""
+@dataclass(frozen=True)
+class Removed:
+    """What deleting one image did: its snapshots gone, and any snapshot kept and why."""
+
+    image_id: str
+    snapshots: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def delete_image(ec2: Any, image: plan.Image) -> Removed:
+    """Deregister first (a registered image's snapshots cannot go), then its snapshots.
+
+    "Not found" is success: a retry, or a second teardown, finishes the job.
+    """
     try:
         ec2.deregister_image(ImageId=image.image_id)
     except ClientError as err:
         if err.response["Error"]["Code"] not in NOT_FOUND:
             raise
-    summary.pruned.append(image.image_id)
+    deleted, warnings = [], []
     for snap in image.snapshot_ids:
         try:
             ec2.delete_snapshot(SnapshotId=snap)
-            summary.deleted_snapshots.append(snap)
+            deleted.append(snap)
         except ClientError as err:
             code = err.response["Error"]["Code"]
             if code not in NOT_FOUND:
-                summary.warnings.append(f"snapshot {snap} of {image.image_id} kept: {code}")
+                warnings.append(f"snapshot {snap} of {image.image_id} kept: {code}")
+    return Removed(image.image_id, tuple(deleted), tuple(warnings))
 
 
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
@@ -197,7 +210,10 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
     summary.kept = [i.image_id for i in prune.kept]
     summary.protected = list(prune.protected)
     for image in prune.delete:
-        delete_image(ec2, image, summary)
+        removed = delete_image(ec2, image)
+        summary.pruned.append(removed.image_id)
+        summary.deleted_snapshots.extend(removed.snapshots)
+        summary.warnings.extend(removed.warnings)
 
 
 def _instances(ec2: Any, group: dict[str, Any]) -> list[plan.Instance]:
