@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from amibackup.schedule import PRESETS, ScheduleError, next_runs, resolve
 
@@ -21,16 +22,40 @@ def _tags(pairs: Sequence[str]) -> dict[str, str]:
     return tags
 
 
+def scheduled_job(clients: Any, group: str) -> dict[str, Any]:
+    """The job the group's amibackup schedule runs, so a manual run does exactly that."""
+    from amibackup.provision import scheduler
+
+    names = scheduler.backups_of_group(clients("scheduler"), group)
+    if len(names) != 1:
+        found = f"schedules {', '.join(names)}" if names else "no amibackup schedule"
+        raise SystemExit(f"error: {found} for group {group!r} in {clients.region}; pass "
+                         "--backup ID to choose (an ad-hoc backup id makes its own images)")
+    target = scheduler.get_schedule(clients("scheduler"), names[0])["Target"]  # type: ignore[index]
+    job: dict[str, Any] = json.loads(target["Input"])
+    job.pop("scheduled_time", None)  # a manual run is identified by the current minute
+    print(f"running the job of schedule {names[0]} (backup {job['backup_id']})",
+          file=sys.stderr)
+    return job
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from amibackup.runner.clients import Clients
     from amibackup.runner.cycle import Job, run_cycle
 
-    job = Job(backup_id=args.backup or args.group, group_name=args.group,
-              retention=args.retention, no_reboot=not args.reboot, tags=_tags(args.tag),
-              region=args.region, tag_snapshots=not args.no_snapshot_tags,
-              wait_delay=args.poll)
+    clients = Clients(args.region)
+    if args.backup:
+        event: dict[str, Any] = {"backup_id": args.backup, "group_name": args.group,
+                                 "region": clients.region}
+    else:
+        event = scheduled_job(clients, args.group)
+    overrides = {"retention": args.retention, "tags": _tags(args.tag) or None,
+                 "no_reboot": False if args.reboot else None,
+                 "tag_snapshots": False if args.no_snapshot_tags else None}
+    event.update({k: v for k, v in overrides.items() if v is not None})
+    event["wait_delay"] = args.poll
     deadline = time.monotonic() + args.wait
-    summary = run_cycle(job, Clients(args.region),
+    summary = run_cycle(Job.from_event(event), clients,
                         time_left=lambda: deadline - time.monotonic() + 30)
     print(json.dumps(summary.__dict__, indent=2, sort_keys=True))
     return 1 if summary.failed else 0
@@ -95,9 +120,10 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one backup cycle now")
     run.add_argument("--group", required=True, help="Auto Scaling group name")
-    run.add_argument("--backup", help="backup id (the resource's backup_id output); "
-                                      "default: the group name")
-    run.add_argument("--retention", type=int, default=3, help="available images to keep")
+    run.add_argument("--backup", help="backup id for an ad-hoc backup; default: the job of "
+                                      "the group's amibackup schedule (its backup_id)")
+    run.add_argument("--retention", type=int, help="available images to keep (default: the "
+                                                   "schedule's, else 3)")
     run.add_argument("--reboot", action="store_true", help="reboot the instance for the image")
     run.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--region")

@@ -40,3 +40,25 @@ def test_run_then_list(clients: Clients, group: DemoGroup,
     assert summary["created"] in out[1] and "ops" in out[1] and out[-1] == "1 image(s)"
     with pytest.raises(SystemExit):
         main(["run", "--group", "web", "--tag", "novalue"])
+
+
+def test_run_without_backup_runs_the_groups_scheduled_job(
+        clients: Clients, group: DemoGroup, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit, match="no amibackup schedule for group 'web'"):
+        main(["run", "--group", "web"])
+    job = {"backup_id": "web-backup-1234", "group_name": "web", "retention": 2,
+           "tags": {"team": "web"}, "tag_snapshots": False,
+           "scheduled_time": "<aws.scheduler.scheduled-time>"}
+    clients("scheduler").create_schedule(
+        Name="amibackup-web-backup-1234", ScheduleExpression="rate(1 hour)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                "RoleArn": "arn:aws:iam::123456789012:role/r", "Input": json.dumps(job)})
+    assert main(["run", "--group", "web", "--poll", "1"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert "schedule amibackup-web-backup-1234" in captured.err
+    assert summary["backup"] == "web-backup-1234" and summary["created"]
+    tags = {t["Key"]: t["Value"] for t in clients("ec2").describe_images(
+        ImageIds=[summary["created"]])["Images"][0]["Tags"]}
+    assert tags["team"] == "web" and tags["amibackup:backup"] == "web-backup-1234"
