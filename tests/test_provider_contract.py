@@ -228,3 +228,25 @@ def test_one_backup_per_group(provider, aws, group):
     provider.delete(id_, outs)
     id_, outs = provider.create(checked(provider, backup_name="second"))  # now it may
     provider.delete(id_, outs)
+
+
+def test_delete_keeps_a_hand_picked_ami(provider, aws, group):
+    ec2 = aws("ec2")
+    id_, outs = provider.create(checked(provider))
+    cycles(aws, outs, 2)
+    # An operator made another AMI the default by hand after the backup was created.
+    instance = ec2.describe_instances()["Reservations"][0]["Instances"][0]["InstanceId"]
+    chosen = ec2.create_image(InstanceId=instance, Name="hand-picked", NoReboot=True)["ImageId"]
+    version = ec2.create_launch_template_version(
+        LaunchTemplateId=group.template_id, SourceVersion="$Default",
+        LaunchTemplateData={"ImageId": chosen, "InstanceType": "t3.micro"})
+    ec2.modify_launch_template(LaunchTemplateId=group.template_id, DefaultVersion=str(
+        version["LaunchTemplateVersion"]["VersionNumber"]))
+    cycles(aws, outs, 1, start=5)  # waits: the newest instance does not run it yet
+    # A later backup promotion is undone on delete back to the hand-picked AMI, not
+    # to the AMI recorded at create.
+    ec2.modify_launch_template(LaunchTemplateId=group.template_id, DefaultVersion="3")
+    assert default_image(ec2, group.template_id) in {i.image_id for i in backup_images(ec2, id_)}
+    provider.delete(id_, outs)
+    assert default_image(ec2, group.template_id) == chosen
+    assert backup_images(ec2, id_) == []

@@ -40,16 +40,17 @@ def local_backups() -> list[dict[str, Any]]:
     return list(config["config"]["amibackup:backups"])
 
 
-def play_schedule(clients: Clients, outputs: dict[str, Any], ticks: int) -> None:
+def play_schedule(clients: Clients, outputs: dict[str, Any], ticks: int,
+                  start: datetime = CLOCK_START) -> datetime:
     """Invoke the runner for each scheduled time, with the schedule's own target Input."""
     schedule = clients("scheduler").get_schedule(Name=f"amibackup-{outputs['backup_id']}")
     target = schedule["Target"]
     when = next_runs(schedule["ScheduleExpression"], ticks,
-                     schedule.get("ScheduleExpressionTimezone", "UTC"), start=CLOCK_START)
+                     schedule.get("ScheduleExpressionTimezone", "UTC"), start=start)
     ec2 = clients("ec2")
     template = outputs["template_id"]
     say(f"schedule {schedule['ScheduleExpression']} ({schedule['State']}), "
-        f"playing {ticks} ticks from {CLOCK_START:%Y-%m-%d %H:%M} UTC")
+        f"playing {ticks} ticks from {start:%Y-%m-%d %H:%M} UTC")
     for at in when:
         event = json.loads(target["Input"].replace(SCHEDULED_TIME, at.isoformat()))
         summary = run_cycle(Job.from_event(event), clients, now=at)
@@ -64,6 +65,31 @@ def play_schedule(clients: Clients, outputs: dict[str, Any], ticks: int) -> None
                          f"(+{len(summary.deleted_snapshots)} snapshot)")
         parts.append(f"{kept} kept; launches {default_image(ec2, template)}")
         say("  " + " | ".join(parts))
+    return when[-1]
+
+
+def manual_change(clients: Clients, group: str, template_id: str) -> str:
+    """An operator makes a hand-picked AMI the template's default, without pausing."""
+    ec2 = clients("ec2")
+    source = group_instances(clients, group)[0]["InstanceId"]
+    image = ec2.create_image(InstanceId=source, Name="hand-picked-ami", NoReboot=True)["ImageId"]
+    version = ec2.create_launch_template_version(
+        LaunchTemplateId=template_id, SourceVersion="$Default",
+        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
+    )["LaunchTemplateVersion"]["VersionNumber"]
+    ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(version))
+    say(f"operator made {image} the default (template v{version}) by hand")
+    return image
+
+
+def roll(clients: Clients, group: str) -> None:
+    """Replace every instance, as an instance refresh would (moto lacks that call)."""
+    time.sleep(1.1)
+    for instance in group_instances(clients, group):
+        clients("autoscaling").terminate_instance_in_auto_scaling_group(
+            InstanceId=instance["InstanceId"], ShouldDecrementDesiredCapacity=False)
+    images = sorted({i["ImageId"] for i in group_instances(clients, group)})
+    say(f"rolled the group: instances now run {', '.join(images)}")
 
 
 def spot_interruption(clients: Clients, group: str, backup_id: str) -> None:
@@ -108,10 +134,16 @@ def run(ticks: int = 6) -> int:
         say(f"backup {outputs['backup_id']}: {outputs['schedule_description']}")
 
         step("playing the schedule (clock fast-forwarded)")
-        play_schedule(clients, outputs, ticks)
+        last = play_schedule(clients, outputs, ticks)
 
         step("Spot interruption: the replacement launches from the newest backup")
         spot_interruption(clients, group, outputs["backup_id"])
+
+        step("changing the AMI by hand is never silently overwritten")
+        manual_change(clients, group, seeded.template_id)
+        last = play_schedule(clients, outputs, 1, start=last)
+        roll(clients, group)
+        play_schedule(clients, outputs, 1, start=last)
 
         step("a stateful group is refused at plan time (pulumi preview)")
         stateful = [{**backups[0], "name": "stateful-backup",

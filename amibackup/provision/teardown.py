@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from amibackup.provision.errors import code, ignore_missing
+from amibackup.provision.errors import code
 from amibackup.runner import plan
 from amibackup.runner.cycle import backup_images, delete_image, template_of, template_ref
 
@@ -47,9 +47,10 @@ def restore_template(ec2: Any, asg: Any, group_name: str, recorded_version: int 
                      ours: set[str], result: Teardown) -> set[str]:
     """Make the group launch an image that outlives the backup; return images to keep.
 
-    The new default is the current default with only the image changed back to the
-    one recorded at create (or the newest surviving non-backup image of the template).
-    If no such image exists, the newest backup the group uses is kept, not deleted.
+    The new default is the current default with only the image changed back: to the
+    image of the version recorded at create, or of a later version made by hand (an
+    operator's newer choice wins), whichever is newest and still exists. If no such
+    image exists, the backup the group uses is kept, not deleted.
     """
     groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])
     if not groups["AutoScalingGroups"]:
@@ -68,13 +69,12 @@ def restore_template(ec2: Any, asg: Any, group_name: str, recorded_version: int 
     current = default["LaunchTemplateData"].get("ImageId")
     if current not in ours:
         return set()
-    candidates = []
-    if recorded_version is not None:
-        candidates += ignore_missing(lambda: ec2.describe_launch_template_versions(
-            **ref, Versions=[str(recorded_version)])["LaunchTemplateVersions"]) or []
     pages = ec2.get_paginator("describe_launch_template_versions").paginate(**ref)
-    candidates += sorted((v for p in pages for v in p["LaunchTemplateVersions"]),
-                         key=lambda v: -v["VersionNumber"])
+    versions = [v for p in pages for v in p["LaunchTemplateVersions"]]
+    # Newest first; versions older than the recorded one only if nothing newer survives.
+    floor = recorded_version or 0
+    candidates = sorted(versions, key=lambda v: (v["VersionNumber"] >= floor,
+                                                 v["VersionNumber"]), reverse=True)
     for version in candidates:
         image = version["LaunchTemplateData"].get("ImageId")
         if image and image not in ours and image_exists(ec2, image):
