@@ -36,7 +36,7 @@ def _same(old: Any, new: Any) -> bool:
     if isinstance(old, dict) and isinstance(new, dict):
         keys = set(old) | set(new)
         return all(_same(old.get(k), new.get(k)) for k in keys)
-    empty = (None, "", {}, [])
+    empty: tuple[Any, ...] = (None, "", {}, [])
     if old in empty and new in empty:
         return True
     return bool(old == new)

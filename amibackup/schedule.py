@@ -125,7 +125,8 @@ def _value(text: str, f: _Field, where: str) -> tuple[int, bool]:
             raise ScheduleError(
                 f"{where}: {f.name} value {v} is out of range; allowed {f.lo}-{f.hi}"
                 + (
-                    f" or names {min(f.names, key=f.names.get)}-{max(f.names, key=f.names.get)}"
+                    f" or names {min(f.names, key=f.names.__getitem__)}"
+                    f"-{max(f.names, key=f.names.__getitem__)}"
                     if f.names
                     else ""
                 )

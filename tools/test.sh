@@ -6,4 +6,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/setup.sh
 bash tools/build-engine.sh >/dev/null
 .venv/bin/ruff check .
+.venv/bin/mypy
 AMIBACKUP_REQUIRE_ENGINE=1 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

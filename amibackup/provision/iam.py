@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from amibackup.provision.errors import ignore_missing
@@ -30,7 +31,7 @@ def delete_role(iam: Any, name: str) -> None:
     """Inline policies first (a role with policies cannot be deleted); missing is fine."""
     names = ignore_missing(lambda: iam.list_role_policies(RoleName=name)["PolicyNames"]) or []
     for policy in names:
-        ignore_missing(lambda p=policy: iam.delete_role_policy(RoleName=name, PolicyName=p))
+        ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=policy))
     ignore_missing(lambda: iam.delete_role(RoleName=name))
 
 
