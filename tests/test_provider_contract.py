@@ -250,3 +250,16 @@ def test_delete_keeps_a_hand_picked_ami(provider, aws, group):
     provider.delete(id_, outs)
     assert default_image(ec2, group.template_id) == chosen
     assert backup_images(ec2, id_) == []
+
+
+def test_tags_update_in_place_on_function_and_roles(provider, aws, group):
+    id_, outs = provider.create(checked(provider, tags={"team": "web", "old": "x"}))
+    updated = provider.update(id_, outs, checked(provider, tags={"team": "api"}))
+    fn_tags = aws("lambda").list_tags(Resource=outs["function_arn"])["Tags"]
+    role_tags = {t["Key"]: t["Value"] for t in aws("iam").list_role_tags(
+        RoleName=f"amibackup-{id_}-run")["Tags"]}
+    for tags in (fn_tags, role_tags):
+        assert tags["team"] == "api" and "old" not in tags and tags["amibackup:backup"] == id_
+    job = json.loads(aws("scheduler").get_schedule(Name=outs["schedule_name"])["Target"]["Input"])
+    assert job["tags"] == {"team": "api"}
+    provider.delete(id_, updated)

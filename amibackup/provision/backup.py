@@ -117,6 +117,7 @@ def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
         found = ignore_missing(lambda: a_iam.get_role(RoleName=name))
         if found:
             iam.put_policy(a_iam, name, doc)
+            iam.set_tags(a_iam, name, tags)
             return str(found["Role"]["Arn"])
         return iam.create_role(a_iam, name, policy.trust(service, scope.account), doc, tags,
                                f"amibackup {backup_id}: {what}")
@@ -135,6 +136,7 @@ def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
             lambda_fn.update_code(lam, names.function)
         lam.put_function_concurrency(FunctionName=names.function,
                                      ReservedConcurrentExecutions=1)
+        lambda_fn.set_tags(lam, function_arn, tags)
 
     request = scheduler.schedule_request(
         names.schedule, props["schedule_expression"], props.get("timezone") or "UTC",

@@ -37,3 +37,11 @@ def delete_role(iam: Any, name: str) -> None:
 
 def role_exists(iam: Any, name: str) -> bool:
     return ignore_missing(lambda: iam.get_role(RoleName=name)) is not None
+
+
+def set_tags(iam: Any, name: str, tags: dict[str, str]) -> None:
+    """Make the role's tags exactly `tags` (an update of the resource's `tags`)."""
+    current = {t["Key"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+    if stale := sorted(current - set(tags)):
+        iam.untag_role(RoleName=name, TagKeys=stale)
+    iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])

@@ -49,3 +49,11 @@ def get_function(lam: Any, name: str) -> dict[str, Any] | None:
 def delete_function(lam: Any, logs: Any, name: str) -> None:
     ignore_missing(lambda: lam.delete_function(FunctionName=name))
     ignore_missing(lambda: logs.delete_log_group(logGroupName=f"/aws/lambda/{name}"))
+
+
+def set_tags(lam: Any, arn: str, tags: dict[str, str]) -> None:
+    """Make the function's tags exactly `tags` (an update of the resource's `tags`)."""
+    current = set(lam.list_tags(Resource=arn).get("Tags", {}))
+    if stale := sorted(current - set(tags)):
+        lam.untag_resource(Resource=arn, TagKeys=stale)
+    lam.tag_resource(Resource=arn, Tags=tags)
