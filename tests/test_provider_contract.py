@@ -160,8 +160,9 @@ def test_delete_never_points_the_group_at_a_deleted_image(provider, aws, group):
     # The base image is gone and no other non-backup image exists in the template.
     ec2.deregister_image(ImageId=group.base_image)
     provider.delete(id_, outs)
-    left = [i.image_id for i in backup_images(ec2, id_)]
-    assert left == [made[-1]] == [default_image(ec2, group.template_id)]
+    left = backup_images(ec2, id_)
+    assert [i.image_id for i in left] == [made[-1]] == [default_image(ec2, group.template_id)]
+    assert "the group launches it" in left[0].tags["amibackup:kept"]
 
 
 def test_failed_create_leaves_nothing_behind(provider, aws, group):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from amibackup.provision import iam, lambda_fn, policy, scheduler
@@ -21,7 +21,6 @@ from amibackup.runner import lock, plan
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images, template_of
 
-REPLACE_KEYS = ("group_name", "region")
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
 
@@ -255,6 +254,3 @@ def delete(clients: Clients, backup_id: str, props: dict[str, Any]) -> Teardown:
         lock.release(ssm, lock.lock_name(backup_id))
     return result
 
-
-def summary(result: Teardown) -> dict[str, Any]:
-    return asdict(result)

@@ -103,9 +103,16 @@ def settle_pending(ec2: Any, images: list[plan.Image], max_wait: int = 600) -> N
             pass  # failed or still pending: deregistering it is still right
 
 
+TAG_KEPT = "amibackup:kept"
+
+
 def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Teardown) -> None:
     doomed = [i for i in images if i.image_id not in keep]
     result.kept.extend(i.image_id for i in images if i.image_id in keep)
+    if result.kept:  # say why on the image itself: the deleted backup can say nothing else
+        ec2.create_tags(Resources=result.kept, Tags=[{"Key": TAG_KEPT, "Value": (
+            "the group launches it and no other image exists; delete it after changing "
+            "the group's AMI")}])
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for removed in pool.map(lambda i: delete_image(ec2, i), doomed):
             result.deregistered.append(removed.image_id)
