@@ -128,5 +128,6 @@ def remove_images(ec2: Any, asg: Any, backup_id: str, group_name: str,
     settle_pending(ec2, images)
     keep = restore_template(ec2, asg, group_name, recorded_version,
                             {i.image_id for i in images}, result)
+    # Described again: an image that was pending lists its snapshots only once available.
     delete_images(ec2, backup_images(ec2, backup_id), keep, result)
     return result
