@@ -62,11 +62,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from amibackup.runner import plan
+    from amibackup import names
     from amibackup.runner.clients import Clients
 
     ec2 = Clients(args.region)("ec2")
-    key, value = (plan.TAG_BACKUP, args.backup) if args.backup else (plan.TAG_GROUP, args.group)
+    key, value = (names.TAG_BACKUP, args.backup) if args.backup else (names.TAG_GROUP, args.group)
     pages = ec2.get_paginator("describe_images").paginate(
         Owners=["self"], Filters=[{"Name": f"tag:{key}", "Values": [value]}])
     rows = []
@@ -76,7 +76,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             snaps = [m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
                      if m.get("Ebs", {}).get("SnapshotId")]
             rows.append([raw["CreationDate"][:19], raw["ImageId"], raw["State"],
-                         tags.get(plan.TAG_BACKUP, ""), tags.get(plan.TAG_SOURCE_INSTANCE, ""),
+                         tags.get(names.TAG_BACKUP, ""), tags.get(names.TAG_SOURCE_INSTANCE, ""),
                          ",".join(snaps)])
     rows.sort(reverse=True)
     print(_table(["created", "image", "state", "backup", "source instance", "snapshots"], rows))

@@ -20,6 +20,7 @@ from moto import mock_aws
 from amibackup.local.seed import DemoGroup, create_group, default_image
 from amibackup.provision import backup
 from amibackup.provision.errors import ProvisionError
+from amibackup.names import Names
 from amibackup.runner import cycle, lock
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
@@ -132,7 +133,7 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
 
 def _expire_lease(clients: Clients) -> None:
     """Time passing beyond the lease (LEASE_SECONDS = the Lambda's maximum run time)."""
-    clients("ssm").put_parameter(Name=lock.lock_name("b1"), Type="String", Overwrite=True,
+    clients("ssm").put_parameter(Name=Names("b1").lock_parameter, Type="String", Overwrite=True,
                                  Value=json.dumps({"owner": "dead", "expires": 0}))
 
 

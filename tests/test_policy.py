@@ -13,8 +13,7 @@ from amibackup.runner.plan import TAG_BACKUP
 
 ACCOUNT = "123456789012"
 SCOPE = Scope(partition="aws", region="eu-west-1", account=ACCOUNT,
-              backup_id="web-1a2b3c4d", group_name="web", template_id="lt-0123456789abcdef0",
-              function_name="amibackup-web-1a2b3c4d")
+              backup_id="web-1a2b3c4d", group_name="web", template_id="lt-0123456789abcdef0")
 OWNED = {"StringEquals": {f"aws:ResourceTag/{TAG_BACKUP}": SCOPE.backup_id}}
 REQUESTED = {"StringEquals": {f"aws:RequestTag/{TAG_BACKUP}": SCOPE.backup_id}}
 DESTRUCTIVE = (
@@ -164,8 +163,7 @@ def test_scheduler_may_only_invoke_the_runner() -> None:
 
 
 def test_scope_changes_every_arn() -> None:
-    other = Scope("aws-cn", "cn-north-1", "210987654321", "db-9", "db", "lt-0fff",
-                  "amibackup-db-9")
+    other = Scope("aws-cn", "cn-north-1", "210987654321", "db-9", "db", "lt-0fff")
     text = json.dumps(runner_policy(other))
     for value in (SCOPE.account, SCOPE.backup_id, SCOPE.template_id, SCOPE.region,
                   SCOPE.function_name, "arn:aws:"):

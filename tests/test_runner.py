@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from moto.backends import get_backend
 
 from amibackup.local.seed import DemoGroup, create_group, default_image, group_instances
+from amibackup.names import Names
 from amibackup.runner import lock, plan
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, Summary, backup_images, run_cycle
@@ -234,9 +235,9 @@ def test_two_runs_at_once_make_one_image(clients, group, monkeypatch):
 
 def test_stale_lock_of_a_crashed_run_is_taken_over(clients, group):
     ssm = clients("ssm")
-    lock.acquire(ssm, lock.lock_name("b1"), "crashed run", lease=-1)
+    lock.acquire(ssm, Names("b1").lock_parameter, "crashed run", lease=-1)
     assert run(clients, group, 0).created
-    lock.acquire(ssm, lock.lock_name("b1"), "live run")
+    lock.acquire(ssm, Names("b1").lock_parameter, "live run")
     assert run(clients, group, 1).created is None
 
 

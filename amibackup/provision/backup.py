@@ -8,49 +8,19 @@ converges whatever exists to the wanted state.
 from __future__ import annotations
 
 import os
-import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, Names, new_backup_id
 from amibackup.provision import iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
-from amibackup.runner import lock, plan
+from amibackup.runner import lock
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images, template_of
 
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
-
-
-@dataclass(frozen=True)
-class Names:
-    """The AWS names of a backup's parts (all within AWS length limits)."""
-
-    backup_id: str
-
-    @property
-    def function(self) -> str:
-        return f"amibackup-{self.backup_id}"
-
-    @property
-    def schedule(self) -> str:
-        return f"amibackup-{self.backup_id}"
-
-    @property
-    def runner_role(self) -> str:
-        return f"amibackup-{self.backup_id}-run"
-
-    @property
-    def scheduler_role(self) -> str:
-        return f"amibackup-{self.backup_id}-sch"
-
-
-def new_backup_id(backup_name: str) -> str:
-    """Readable and unique: the resource name (trimmed to fit AWS limits) plus 8 hex."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in backup_name)[:40].strip("-")
-    return f"{stem or 'backup'}-{secrets.token_hex(4)}"
 
 
 def emulated() -> bool:
@@ -69,8 +39,8 @@ def job_input(props: dict[str, Any], backup_id: str, region: str) -> dict[str, A
 
 
 def _resource_tags(props: dict[str, Any], backup_id: str) -> dict[str, str]:
-    return {**dict(props.get("tags") or {}), plan.TAG_BACKUP: backup_id,
-            "managed-by": "amibackup"}
+    return {**dict(props.get("tags") or {}), TAG_BACKUP: backup_id,
+            TAG_MANAGED_BY: "amibackup"}
 
 
 def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
@@ -100,7 +70,7 @@ def _scope(clients: Clients, props: dict[str, Any], backup_id: str, template_id:
     arn = clients("sts").get_caller_identity()["Arn"]
     partition, account = arn.split(":")[1], arn.split(":")[4]
     return policy.Scope(partition, clients.region or "", account, backup_id,
-                        props["group_name"], template_id, Names(backup_id).function)
+                        props["group_name"], template_id)
 
 
 def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
@@ -204,7 +174,7 @@ def remove_infrastructure(clients: Clients, backup_id: str) -> None:
     names = Names(backup_id)
     steps = [
         lambda: scheduler.delete_schedule(clients("scheduler"), names.schedule),
-        lambda: lambda_fn.delete_function(clients("lambda"), clients("logs"), names.function),
+        lambda: lambda_fn.delete_function(clients("lambda"), clients("logs"), names),
         lambda: iam.delete_role(clients("iam"), names.scheduler_role),
         lambda: iam.delete_role(clients("iam"), names.runner_role),
     ]
@@ -226,7 +196,7 @@ def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
     owner = lock.unique_owner("teardown")
     while True:
         try:
-            lock.acquire(ssm, lock.lock_name(backup_id), owner=owner)
+            lock.acquire(ssm, Names(backup_id).lock_parameter, owner=owner)
             return
         except lock.Busy:
             if time.monotonic() > deadline:
@@ -251,6 +221,6 @@ def delete(clients: Clients, backup_id: str, props: dict[str, Any]) -> Teardown:
                                    int(recorded) if recorded is not None else None)
         remove_infrastructure(clients, backup_id)
     finally:
-        lock.release(ssm, lock.lock_name(backup_id))
+        lock.release(ssm, names.lock_parameter)
     return result
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amibackup.names import Names
 from amibackup.provision import package
 from amibackup.provision.errors import ignore_missing, until_propagated
 
@@ -46,9 +47,10 @@ def get_function(lam: Any, name: str) -> dict[str, Any] | None:
     return found["Configuration"] if found else None
 
 
-def delete_function(lam: Any, logs: Any, name: str) -> None:
-    ignore_missing(lambda: lam.delete_function(FunctionName=name))
-    ignore_missing(lambda: logs.delete_log_group(logGroupName=f"/aws/lambda/{name}"))
+def delete_function(lam: Any, logs: Any, names: Names) -> None:
+    """The function and the log group Lambda made for it."""
+    ignore_missing(lambda: lam.delete_function(FunctionName=names.function))
+    ignore_missing(lambda: logs.delete_log_group(logGroupName=names.log_group))
 
 
 def set_tags(lam: Any, arn: str, tags: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from amibackup.runner.plan import TAG_BACKUP
+from amibackup.names import TAG_BACKUP, Names
 
 VERSION = "2012-10-17"
 
@@ -25,7 +25,14 @@ class Scope:
     backup_id: str
     group_name: str
     template_id: str
-    function_name: str
+
+    @property
+    def names(self) -> Names:
+        return Names(self.backup_id)
+
+    @property
+    def function_name(self) -> str:
+        return self.names.function
 
     def arn(self, service: str, resource: str, account: bool = True) -> str:
         """An ARN in this backup's region; AMIs and snapshots have no account field."""
@@ -42,11 +49,11 @@ class Scope:
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
+        return self.names.log_group
 
     @property
     def lock_parameter(self) -> str:
-        return f"/amibackup/{self.backup_id}/lock"
+        return self.names.lock_parameter
 
 
 def trust(service: str, account: str) -> str:

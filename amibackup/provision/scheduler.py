@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from amibackup.names import SCHEDULE_PREFIX
 from amibackup.provision.errors import ignore_missing, until_propagated
 
 GROUP = "default"
@@ -46,7 +47,7 @@ def delete_schedule(scheduler: Any, name: str) -> None:
 def backups_of_group(scheduler: Any, group_name: str) -> list[str]:
     """Names of amibackup schedules in this region whose job backs up `group_name`."""
     found = []
-    for page in scheduler.get_paginator("list_schedules").paginate(NamePrefix="amibackup-"):
+    for page in scheduler.get_paginator("list_schedules").paginate(NamePrefix=SCHEDULE_PREFIX):
         for item in page["Schedules"]:
             detail = get_schedule(scheduler, item["Name"])
             job = json.loads((detail or {}).get("Target", {}).get("Input") or "{}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from amibackup.names import TAG_KEPT
 from amibackup.provision.errors import code
 from amibackup.runner import plan
 from amibackup.runner.cycle import backup_images, delete_image, template_of, template_ref
@@ -101,9 +102,6 @@ def settle_pending(ec2: Any, images: list[plan.Image], max_wait: int = 600) -> N
                 ImageIds=pending, WaiterConfig={"Delay": 15, "MaxAttempts": max(max_wait // 15, 1)})
         except WaiterError:
             pass  # failed or still pending: deregistering it is still right
-
-
-TAG_KEPT = "amibackup:kept"
 
 
 def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Teardown) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from amibackup.names import Names, image_description
 from amibackup.runner import lock, plan
 from amibackup.runner.clients import Clients
 
@@ -146,7 +147,7 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
     summary = Summary(job.backup_id, job.group_name, key)
     ssm = clients("ssm")
     try:
-        with lock.held(ssm, lock.lock_name(job.backup_id),
+        with lock.held(ssm, Names(job.backup_id).lock_parameter,
                        owner=lock.unique_owner(f"run {key}")):
             _cycle(job, clients, now, key, summary, time_left)
     except lock.Busy as busy:
@@ -249,7 +250,7 @@ def _create_image(ec2: Any, job: Job, source: plan.Instance, key: str, now: date
     try:
         response = ec2.create_image(
             InstanceId=source.instance_id, Name=name,
-            Description=f"amibackup {job.backup_id} of group {job.group_name}, run {key}",
+            Description=image_description(job.backup_id, job.group_name, key),
             NoReboot=job.no_reboot, TagSpecifications=specs)
     except ClientError as err:
         # A retry of a CreateImage that AWS applied but whose answer was lost: the name

@@ -18,10 +18,6 @@ from botocore.exceptions import ClientError
 LEASE_SECONDS = 900  # the longest a Lambda invocation can run
 
 
-def lock_name(backup_id: str) -> str:
-    return f"/amibackup/{backup_id}/lock"
-
-
 class Busy(Exception):
     """Another run holds the lock."""
 

@@ -6,22 +6,24 @@ do, and does it. Standard library only (this ships to AWS Lambda).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-# Tags amibackup puts on every image it makes. TAG_BACKUP is the ownership mark:
-# nothing without it (and owned by this account) is ever deleted.
-TAG_BACKUP = "amibackup:backup"
-TAG_GROUP = "amibackup:group"
-TAG_SOURCE_INSTANCE = "amibackup:source-instance"
-TAG_SOURCE_IMAGE = "amibackup:source-image"
-TAG_CREATED_AT = "amibackup:created-at"
-TAG_RUN = "amibackup:run"
+from amibackup.names import (
+    TAG_BACKUP,
+    TAG_CREATED_AT,
+    TAG_GROUP,
+    TAG_RUN,
+    TAG_SOURCE_IMAGE,
+    TAG_SOURCE_INSTANCE,
+    image_name,
+)
+
+__all__ = ["TAG_BACKUP", "TAG_CREATED_AT", "TAG_GROUP", "TAG_RUN", "TAG_SOURCE_IMAGE",
+           "TAG_SOURCE_INSTANCE", "image_name"]  # re-exported: the cycle's vocabulary
 
 IN_USE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9()\[\] ./'@_-]")
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,6 @@ class Image:
 def run_key(scheduled: datetime) -> str:
     """The identity of one scheduled run: its minute in UTC (schedules are >= 10 min apart)."""
     return scheduled.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
-
-
-def image_name(backup_id: str, key: str) -> str:
-    """AMI names allow 3-128 of [A-Za-z0-9()[] ./'@_-]; unique per backup and run."""
-    safe = _NAME_UNSAFE.sub("-", backup_id)[: 128 - len(key) - 11]
-    return f"amibackup-{safe}-{key}"
 
 
 def image_tags(

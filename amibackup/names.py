@@ -1,0 +1,97 @@
+"""Every AWS name and tag key of a backup, derived from its id (standard library only).
+
+Delete finds every part of a backup from the id alone, so nothing else may build these
+names. Each name fits its AWS pattern and length: a resource named `sauvegarde-été`
+still yields ASCII names (IAM role `[\\w+=,.@-]{1,64}`, Lambda function
+`[a-zA-Z0-9-_]{1,64}`, Scheduler schedule `[0-9a-zA-Z-_.]{1,64}`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+PREFIX = "amibackup"
+
+# Tags amibackup puts on every image it makes. TAG_BACKUP is the ownership mark:
+# nothing without it (and owned by this account) is ever deleted.
+TAG_BACKUP = f"{PREFIX}:backup"
+TAG_GROUP = f"{PREFIX}:group"
+TAG_SOURCE_INSTANCE = f"{PREFIX}:source-instance"
+TAG_SOURCE_IMAGE = f"{PREFIX}:source-image"
+TAG_CREATED_AT = f"{PREFIX}:created-at"
+TAG_RUN = f"{PREFIX}:run"
+TAG_KEPT = f"{PREFIX}:kept"  # teardown's reason for an image it must leave behind
+TAG_MANAGED_BY = "managed-by"  # on the roles and function: who made them
+
+NAME_MAX = 64  # IAM roles, Lambda functions and Scheduler schedules alike
+STEM_MAX = 40  # of a backup id, leaving room for the prefix, random part and suffixes
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")  # outside every one of the three patterns
+_IMAGE_UNSAFE = re.compile(r"[^A-Za-z0-9()\[\] ./'@_-]")  # AMI names: 3-128 of these
+
+
+def ascii_slug(text: str) -> str:
+    """`text` in the characters all three AWS name patterns allow: é -> e, others -> '-'."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _UNSAFE.sub("-", folded).strip("-")
+
+
+def new_backup_id(resource_name: str) -> str:
+    """Readable and unique: the resource name, made ASCII and trimmed, plus 8 hex."""
+    stem = ascii_slug(resource_name)[:STEM_MAX].strip("-")
+    return f"{stem or 'backup'}-{secrets.token_hex(4)}"
+
+
+def image_name(backup_id: str, run: str) -> str:
+    """The AMI name of one run: unique per backup and run, within AMI name rules."""
+    safe = _IMAGE_UNSAFE.sub("-", backup_id)[: 128 - len(run) - len(PREFIX) - 2]
+    return f"{PREFIX}-{safe}-{run}"
+
+
+def image_description(backup_id: str, group_name: str, run: str) -> str:
+    return f"{PREFIX} {backup_id} of group {group_name}, run {run}"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The AWS names of one backup's parts."""
+
+    backup_id: str
+
+    def _name(self, suffix: str = "") -> str:
+        room = NAME_MAX - len(PREFIX) - 1 - len(suffix)
+        return f"{PREFIX}-{ascii_slug(self.backup_id)[:room]}{suffix}"
+
+    @property
+    def function(self) -> str:
+        return self._name()
+
+    @property
+    def schedule(self) -> str:
+        return self._name()
+
+    @property
+    def runner_role(self) -> str:
+        return self._name("-run")
+
+    @property
+    def scheduler_role(self) -> str:
+        return self._name("-sch")
+
+    @property
+    def log_group(self) -> str:
+        """Where Lambda writes the function's logs (named by Lambda, not by us)."""
+        return f"/aws/lambda/{self.function}"
+
+    @property
+    def lock_parameter(self) -> str:
+        """The SSM parameter of the run lock (see runner/lock.py)."""
+        return f"/{PREFIX}/{ascii_slug(self.backup_id)}/lock"
+
+    def image(self, run: str) -> str:
+        return image_name(self.backup_id, run)
+
+
+SCHEDULE_PREFIX = f"{PREFIX}-"  # every backup's schedule name starts with it
