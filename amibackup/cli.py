@@ -62,22 +62,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from amibackup import names
+    from amibackup import access, names
     from amibackup.runner.clients import Clients
 
     ec2 = Clients(args.region)("ec2")
     key, value = (names.TAG_BACKUP, args.backup) if args.backup else (names.TAG_GROUP, args.group)
-    pages = ec2.get_paginator("describe_images").paginate(
-        Owners=["self"], Filters=[{"Name": f"tag:{key}", "Values": [value]}])
-    rows = []
-    for page in pages:
-        for raw in page["Images"]:
-            tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
-            snaps = [m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
-                     if m.get("Ebs", {}).get("SnapshotId")]
-            rows.append([raw["CreationDate"][:19], raw["ImageId"], raw["State"],
-                         tags.get(names.TAG_BACKUP, ""), tags.get(names.TAG_SOURCE_INSTANCE, ""),
-                         ",".join(snaps)])
+    rows = [[image.created.isoformat()[:19], image.image_id, image.state,
+             image.tags.get(names.TAG_BACKUP, ""), image.tags.get(names.TAG_SOURCE_INSTANCE, ""),
+             ",".join(image.snapshot_ids)] for image in access.tagged_images(ec2, key, value)]
     rows.sort(reverse=True)
     print(_table(["created", "image", "state", "backup", "source instance", "snapshots"], rows))
     print(f"{len(rows)} image(s)")

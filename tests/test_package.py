@@ -20,6 +20,8 @@ class Blocker:
 sys.meta_path.insert(0, Blocker())
 sys.path.insert(0, sys.argv[1])
 import amibackup.runner.handler as h
+import amibackup.access, amibackup.names
+assert all(m.__file__.startswith(sys.argv[1]) for m in (h, amibackup.access, amibackup.names))
 print(h.handler.__module__, h.handler.__name__)
 """
 
@@ -32,6 +34,7 @@ def test_zip_is_deterministic_and_holds_the_handler() -> None:
     names = zipfile.ZipFile(io.BytesIO(first)).namelist()
     assert names[0] == "amibackup/__init__.py" and names[1:] == sorted(names[1:])
     assert "amibackup/runner/handler.py" in names and "amibackup/runner/plan.py" in names
+    assert "amibackup/access.py" in names and "amibackup/names.py" in names
     assert not [n for n in names if n.startswith("amibackup/provision")]
     module, _, function = package.HANDLER.rpartition(".")
     assert module.replace(".", "/") + ".py" in names and function == "handler"

@@ -11,6 +11,8 @@ import os
 import time
 from typing import Any
 
+from amibackup import access
+from amibackup.access import backup_images
 from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, Names, new_backup_id
 from amibackup.provision import iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
@@ -18,7 +20,6 @@ from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import backup_images, template_of
 
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
@@ -45,23 +46,20 @@ def _resource_tags(props: dict[str, Any], backup_id: str) -> dict[str, str]:
 
 def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
     """The group's launch template id and current default version, or a clear error."""
-    groups = clients("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[group_name])["AutoScalingGroups"]
-    if not groups:
+    group = access.describe_group(clients("autoscaling"), group_name)
+    if group is None:
         raise ProvisionError(f"group_name: Auto Scaling group {group_name!r} not found in "
                              f"{clients.region}; create it first or fix the name or region")
-    spec = template_of(groups[0])
+    spec = access.template_of(group)
     if spec is None:
         raise ProvisionError(f"group_name: group {group_name!r} uses a launch configuration; "
                              "amibackup needs a launch template (migrate the group)")
-    if spec.get("Version", "$Default") not in ("$Default", "$Latest"):
+    if access.is_pinned(spec):
         raise ProvisionError(
-            f"group_name: group {group_name!r} pins launch template version {spec['Version']}; "
-            "set its launch template version to $Default so it launches the newest backup")
-    ref = ({"LaunchTemplateId": spec["LaunchTemplateId"]} if spec.get("LaunchTemplateId")
-           else {"LaunchTemplateName": spec["LaunchTemplateName"]})
-    default = clients("ec2").describe_launch_template_versions(
-        **ref, Versions=["$Default"])["LaunchTemplateVersions"][0]
+            f"group_name: group {group_name!r} pins launch template version "
+            f"{access.pinned_version(spec)}; set its launch template version to $Default so it "
+            "launches the newest backup")
+    default = access.template_versions(clients("ec2"), spec, ["$Default"])[0]
     return str(default["LaunchTemplateId"]), int(default["VersionNumber"])
 
 

@@ -8,21 +8,14 @@ from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
+from amibackup.access import error_code, is_not_found
+
 T = TypeVar("T")
 
-NOT_FOUND = frozenset({
-    "NoSuchEntity", "ResourceNotFoundException", "NotFoundException", "ParameterNotFound",
-    "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidSnapshot.NotFound",
-    "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException",
-})
 
 
 class ProvisionError(Exception):
     """A failure a user can act on; the message names the input and the fix."""
-
-
-def code(err: ClientError) -> str:
-    return str(err.response.get("Error", {}).get("Code", ""))
 
 
 def ignore_missing(call: Callable[[], T]) -> T | None:
@@ -30,7 +23,7 @@ def ignore_missing(call: Callable[[], T]) -> T | None:
     try:
         return call()
     except ClientError as err:
-        if code(err) in NOT_FOUND:
+        if is_not_found(err):
             return None
         raise
 
@@ -46,7 +39,7 @@ def until_propagated(call: Callable[[], T], codes: tuple[str, ...], marker: str,
         try:
             return call()
         except ClientError as err:
-            if code(err) not in codes or marker not in str(err) or attempt == attempts - 1:
+            if error_code(err) not in codes or marker not in str(err) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
     raise AssertionError("unreachable")

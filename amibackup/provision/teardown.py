@@ -11,12 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import WaiterError
 
+from amibackup import access
 from amibackup.names import TAG_KEPT
-from amibackup.provision.errors import code
 from amibackup.runner import plan
-from amibackup.runner.cycle import backup_images, delete_image, template_of, template_ref
 
 WORKERS = 16
 
@@ -33,17 +32,6 @@ class Teardown:
     warnings: list[str] = field(default_factory=list)
 
 
-def image_exists(ec2: Any, image_id: str) -> bool:
-    try:
-        found = ec2.describe_images(ImageIds=[image_id])["Images"]
-    except ClientError as err:
-        if code(err) in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable",
-                         "InvalidAMIID.Malformed"):
-            return False
-        raise
-    return bool(found) and found[0]["State"] in ("available", "pending")
-
-
 def restore_template(ec2: Any, asg: Any, group_name: str, recorded_version: int | None,
                      ours: set[str], result: Teardown) -> set[str]:
     """Make the group launch an image that outlives the backup; return images to keep.
@@ -53,39 +41,26 @@ def restore_template(ec2: Any, asg: Any, group_name: str, recorded_version: int 
     operator's newer choice wins), whichever is newest and still exists. If no such
     image exists, the backup the group uses is kept, not deleted.
     """
-    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])
-    if not groups["AutoScalingGroups"]:
+    group = access.describe_group(asg, group_name)
+    spec = access.template_of(group) if group else None
+    default = access.default_version(ec2, spec) if spec else None
+    if spec is None or default is None:
         return set()
-    spec = template_of(groups["AutoScalingGroups"][0])
-    if spec is None:
-        return set()
-    ref = template_ref(spec)
-    try:
-        default = ec2.describe_launch_template_versions(
-            **ref, Versions=["$Default"])["LaunchTemplateVersions"][0]
-    except ClientError as err:
-        if code(err).startswith("InvalidLaunchTemplate"):
-            return set()
-        raise
     current = default["LaunchTemplateData"].get("ImageId")
     if current not in ours:
         return set()
-    pages = ec2.get_paginator("describe_launch_template_versions").paginate(**ref)
-    versions = [v for p in pages for v in p["LaunchTemplateVersions"]]
+    versions = access.all_template_versions(ec2, spec)
     # Newest first; versions older than the recorded one only if nothing newer survives.
     floor = recorded_version or 0
     candidates = sorted(versions, key=lambda v: (v["VersionNumber"] >= floor,
                                                  v["VersionNumber"]), reverse=True)
     for version in candidates:
         image = version["LaunchTemplateData"].get("ImageId")
-        if image and image not in ours and image_exists(ec2, image):
-            data = dict(default["LaunchTemplateData"], ImageId=image)
-            made = ec2.create_launch_template_version(
-                **ref, SourceVersion=str(default["VersionNumber"]), LaunchTemplateData=data,
-                VersionDescription=f"amibackup: restored {image} when the backup was deleted")
-            number = made["LaunchTemplateVersion"]["VersionNumber"]
-            ec2.modify_launch_template(**ref, DefaultVersion=str(number))
-            result.restored_image, result.restored_version = image, int(number)
+        if image and image not in ours and access.image_exists(ec2, image):
+            number = access.promote(
+                ec2, spec, default, image,
+                f"amibackup: restored {image} when the backup was deleted")
+            result.restored_image, result.restored_version = image, number
             return set()
     result.warnings.append(
         f"no image outside this backup to point the group at; kept {current} (the template's "
@@ -112,7 +87,7 @@ def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Te
             "the group launches it and no other image exists; delete it after changing "
             "the group's AMI")}])
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for removed in pool.map(lambda i: delete_image(ec2, i), doomed):
+        for removed in pool.map(lambda i: access.delete_image(ec2, i), doomed):
             result.deregistered.append(removed.image_id)
             result.deleted_snapshots.extend(removed.snapshots)
             result.warnings.extend(removed.warnings)
@@ -122,10 +97,10 @@ def remove_images(ec2: Any, asg: Any, backup_id: str, group_name: str,
                   recorded_version: int | None) -> Teardown:
     """Point the group away from the backup's images, then delete them and their snapshots."""
     result = Teardown()
-    images = backup_images(ec2, backup_id)
+    images = access.backup_images(ec2, backup_id)
     settle_pending(ec2, images)
     keep = restore_template(ec2, asg, group_name, recorded_version,
                             {i.image_id for i in images}, result)
     # Described again: an image that was pending lists its snapshots only once available.
-    delete_images(ec2, backup_images(ec2, backup_id), keep, result)
+    delete_images(ec2, access.backup_images(ec2, backup_id), keep, result)
     return result

@@ -13,15 +13,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import WaiterError
 
+from amibackup import access
+from amibackup.access import backup_images
 from amibackup.names import Names, image_description
 from amibackup.runner import lock, plan
 from amibackup.runner.clients import Clients
 
 log = logging.getLogger("amibackup.runner")
-NOT_FOUND = {"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidSnapshot.NotFound",
-             "InvalidSnapshotID.NotFound"}
 
 
 @dataclass(frozen=True)
@@ -77,68 +77,6 @@ class Summary:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def parse_image(raw: dict[str, Any]) -> plan.Image:
-    snaps = tuple(m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
-                  if m.get("Ebs", {}).get("SnapshotId"))
-    created = datetime.fromisoformat(raw["CreationDate"])
-    return plan.Image(raw["ImageId"], raw.get("Name", ""), raw["State"], created, snaps,
-                      {t["Key"]: t["Value"] for t in raw.get("Tags", [])})
-
-
-def backup_images(ec2: Any, backup_id: str) -> list[plan.Image]:
-    """Images this account owns that carry this backup's tag: the only ones ever deleted."""
-    pages = ec2.get_paginator("describe_images").paginate(
-        Owners=["self"], Filters=[{"Name": f"tag:{plan.TAG_BACKUP}", "Values": [backup_id]}])
-    return [parse_image(raw) for page in pages for raw in page["Images"]
-            if any(t["Key"] == plan.TAG_BACKUP and t["Value"] == backup_id
-                   for t in raw.get("Tags", []))]
-
-
-def template_of(group: dict[str, Any]) -> dict[str, Any] | None:
-    spec = group.get("LaunchTemplate")
-    if spec is None:
-        spec = (group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
-                .get("LaunchTemplateSpecification"))
-    return spec
-
-
-def template_ref(spec: dict[str, Any]) -> dict[str, str]:
-    if spec.get("LaunchTemplateId"):
-        return {"LaunchTemplateId": spec["LaunchTemplateId"]}
-    return {"LaunchTemplateName": spec["LaunchTemplateName"]}
-
-
-@dataclass(frozen=True)
-class Removed:
-    """What deleting one image did: its snapshots gone, and any snapshot kept and why."""
-
-    image_id: str
-    snapshots: tuple[str, ...]
-    warnings: tuple[str, ...]
-
-
-def delete_image(ec2: Any, image: plan.Image) -> Removed:
-    """Deregister first (a registered image's snapshots cannot go), then its snapshots.
-
-    "Not found" is success: a retry, or a second teardown, finishes the job.
-    """
-    try:
-        ec2.deregister_image(ImageId=image.image_id)
-    except ClientError as err:
-        if err.response["Error"]["Code"] not in NOT_FOUND:
-            raise
-    deleted, warnings = [], []
-    for snap in image.snapshot_ids:
-        try:
-            ec2.delete_snapshot(SnapshotId=snap)
-            deleted.append(snap)
-        except ClientError as err:
-            code = err.response["Error"]["Code"]
-            if code not in NOT_FOUND:
-                warnings.append(f"snapshot {snap} of {image.image_id} kept: {code}")
-    return Removed(image.image_id, tuple(deleted), tuple(warnings))
-
-
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
               time_left: Callable[[], float] = lambda: 600.0) -> Summary:
     """Run one backup cycle; never raises for expected conditions, reports them instead."""
@@ -158,25 +96,25 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
 
 def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary,
            time_left: Callable[[], float]) -> None:
-    ec2, asg = clients("ec2"), clients("autoscaling")
-    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[job.group_name])
-    if not groups["AutoScalingGroups"]:
+    ec2 = clients("ec2")
+    group = access.describe_group(clients("autoscaling"), job.group_name)
+    if group is None:
         summary.skipped.append(f"group {job.group_name} not found")
         return
-    group = groups["AutoScalingGroups"][0]
-    spec = template_of(group)
+    spec = access.template_of(group)
     if spec is None:
         summary.skipped.append("the group has no launch template (launch configurations are not "
                                "supported: migrate the group to a launch template)")
         return
-    pinned = spec.get("Version", "$Default")
-    if pinned not in ("$Default", "$Latest"):
+    pinned = access.pinned_version(spec)
+    if access.is_pinned(spec):
         summary.warnings.append(f"the group pins launch template version {pinned}; set it to "
                                 "$Default so new instances launch from the newest backup")
 
-    instances = _instances(ec2, group)
+    instances = access.group_instances(ec2, group)
     images = backup_images(ec2, job.backup_id)
-    versions = _versions(ec2, spec, pinned)
+    versions = access.template_versions(
+        ec2, spec, [*access.FLOATING_VERSIONS, *([pinned] if access.is_pinned(spec) else [])])
     default = next(v for v in versions if v["DefaultVersion"])
     default_image = default["LaunchTemplateData"].get("ImageId")
 
@@ -195,7 +133,8 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
 
     target = plan.choose_promotion(images, default_image)
     if target is not None:
-        summary.template_version = _promote(ec2, spec, default, target)
+        summary.template_version = access.promote(ec2, spec, default, target.image_id,
+                                                  f"amibackup: {target.name}")
         summary.promoted = target.image_id
         default_image = target.image_id
     elif default_image not in {i.image_id for i in images} and plan.newest(images):
@@ -211,58 +150,17 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
     summary.kept = [i.image_id for i in prune.kept]
     summary.protected = list(prune.protected)
     for image in prune.delete:
-        removed = delete_image(ec2, image)
+        removed = access.delete_image(ec2, image)
         summary.pruned.append(removed.image_id)
         summary.deleted_snapshots.extend(removed.snapshots)
         summary.warnings.extend(removed.warnings)
 
 
-def _instances(ec2: Any, group: dict[str, Any]) -> list[plan.Instance]:
-    members = {i["InstanceId"]: i for i in group.get("Instances", [])}
-    if not members:
-        return []
-    found: list[plan.Instance] = []
-    pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=list(members))
-    for page in pages:
-        for reservation in page["Reservations"]:
-            for raw in reservation["Instances"]:
-                member = members[raw["InstanceId"]]
-                found.append(plan.Instance(
-                    raw["InstanceId"], raw.get("ImageId", ""), raw["LaunchTime"],
-                    member["LifecycleState"], member["HealthStatus"], raw["State"]["Name"]))
-    return found
-
-
-def _versions(ec2: Any, spec: dict[str, Any], pinned: str) -> list[dict[str, Any]]:
-    wanted = ["$Default", "$Latest"] + ([pinned] if pinned not in ("$Default", "$Latest") else [])
-    raw = ec2.describe_launch_template_versions(**template_ref(spec), Versions=wanted)
-    unique = {v["VersionNumber"]: v for v in raw["LaunchTemplateVersions"]}
-    return list(unique.values())
-
-
 def _create_image(ec2: Any, job: Job, source: plan.Instance, key: str, now: datetime) -> str:
     tags = plan.image_tags(job.backup_id, job.group_name, source, key, now, job.tags)
-    tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-    specs = [{"ResourceType": "image", "Tags": tag_list}]
-    if job.tag_snapshots:
-        specs.append({"ResourceType": "snapshot", "Tags": tag_list})
-    name = plan.image_name(job.backup_id, key)
-    try:
-        response = ec2.create_image(
-            InstanceId=source.instance_id, Name=name,
-            Description=image_description(job.backup_id, job.group_name, key),
-            NoReboot=job.no_reboot, TagSpecifications=specs)
-    except ClientError as err:
-        # A retry of a CreateImage that AWS applied but whose answer was lost: the name
-        # is this run's, so the image that holds it is the one this run made.
-        if err.response["Error"]["Code"] != "InvalidAMIName.Duplicate":
-            raise
-        found = ec2.describe_images(Owners=["self"],
-                                    Filters=[{"Name": "name", "Values": [name]}])["Images"]
-        if not found:
-            raise
-        return str(found[0]["ImageId"])
-    return str(response["ImageId"])
+    return access.create_image(ec2, source.instance_id, plan.image_name(job.backup_id, key),
+                               image_description(job.backup_id, job.group_name, key), tags,
+                               job.no_reboot, job.tag_snapshots)
 
 
 def _await_pending(ec2: Any, images: list[plan.Image], job: Job, summary: Summary,
@@ -291,19 +189,3 @@ def _await_pending(ec2: Any, images: list[plan.Image], job: Job, summary: Summar
         summary.available = states.get(summary.created) == "available"
     return [plan.Image(i.image_id, i.name, states.get(i.image_id, i.state), i.created,
                        i.snapshot_ids, i.tags) for i in images]
-
-
-def _promote(ec2: Any, spec: dict[str, Any], default: dict[str, Any], target: plan.Image) -> int:
-    """A new template version identical to the default but for the image, made the default.
-
-    The full data is passed as well as SourceVersion: AWS copies the source version,
-    emulators may not, and either way only ImageId changes.
-    """
-    data = dict(default["LaunchTemplateData"])
-    data["ImageId"] = target.image_id
-    created = ec2.create_launch_template_version(
-        **template_ref(spec), SourceVersion=str(default["VersionNumber"]),
-        VersionDescription=f"amibackup: {target.name}"[:255], LaunchTemplateData=data)
-    number = created["LaunchTemplateVersion"]["VersionNumber"]
-    ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
-    return int(number)

@@ -1,0 +1,210 @@
+"""The one place that reads and writes EC2 and Auto Scaling for a backup.
+
+The runner's cycle, provisioning, teardown and the CLI all call these functions, so a
+group's template reference, a backup's images, promotion and "not found" each mean
+one thing. boto3 + standard library only: this module ships in the runner's zip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from amibackup.names import TAG_BACKUP
+from amibackup.runner import plan
+
+# Every "it is not there" answer of the services amibackup calls. A delete that meets one
+# has nothing left to do; a lookup that meets one found nothing.
+NOT_FOUND = frozenset({
+    "NoSuchEntity", "ResourceNotFoundException", "NotFoundException", "ParameterNotFound",
+    "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed",
+    "InvalidSnapshot.NotFound", "InvalidSnapshotID.NotFound",
+    "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidLaunchTemplateId.VersionNotFound", "InvalidLaunchTemplateId.Malformed",
+})
+FLOATING_VERSIONS = ("$Default", "$Latest")
+
+
+def error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def is_not_found(err: ClientError) -> bool:
+    return error_code(err) in NOT_FOUND
+
+
+# ------------------------------------------------------------------ groups and templates
+
+def describe_group(asg: Any, group_name: str) -> dict[str, Any] | None:
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])
+    found: list[dict[str, Any]] = groups["AutoScalingGroups"]
+    return found[0] if found else None
+
+
+def template_of(group: dict[str, Any]) -> dict[str, Any] | None:
+    """The group's launch template specification, also inside a MixedInstancesPolicy."""
+    spec = group.get("LaunchTemplate")
+    if spec is None:
+        spec = (group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
+                .get("LaunchTemplateSpecification"))
+    return spec
+
+
+def template_ref(spec: dict[str, Any]) -> dict[str, str]:
+    """The keyword that names the template in EC2 calls: its id, else its name."""
+    if spec.get("LaunchTemplateId"):
+        return {"LaunchTemplateId": spec["LaunchTemplateId"]}
+    return {"LaunchTemplateName": spec["LaunchTemplateName"]}
+
+
+def pinned_version(spec: dict[str, Any]) -> str:
+    """The version the group launches: $Default, $Latest or a pinned number."""
+    return str(spec.get("Version", "$Default"))
+
+
+def is_pinned(spec: dict[str, Any]) -> bool:
+    """A pinned number never launches a backup the cycle promotes."""
+    return pinned_version(spec) not in FLOATING_VERSIONS
+
+
+def template_versions(ec2: Any, spec: dict[str, Any], versions: list[str]
+                      ) -> list[dict[str, Any]]:
+    """The named versions, each once (the default is often also the latest)."""
+    raw = ec2.describe_launch_template_versions(**template_ref(spec), Versions=versions)
+    unique = {v["VersionNumber"]: v for v in raw["LaunchTemplateVersions"]}
+    return list(unique.values())
+
+
+def default_version(ec2: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The template's default version; None when the template is gone."""
+    try:
+        return template_versions(ec2, spec, ["$Default"])[0]
+    except ClientError as err:
+        if is_not_found(err):
+            return None
+        raise
+
+
+def all_template_versions(ec2: Any, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    pages = ec2.get_paginator("describe_launch_template_versions").paginate(
+        **template_ref(spec))
+    return [v for page in pages for v in page["LaunchTemplateVersions"]]
+
+
+def promote(ec2: Any, spec: dict[str, Any], default: dict[str, Any], image_id: str,
+            description: str) -> int:
+    """A new template version identical to the default but for the image, made the default.
+
+    The full data is passed as well as SourceVersion: AWS copies the source version,
+    emulators may not, and either way only ImageId changes.
+    """
+    data = dict(default["LaunchTemplateData"], ImageId=image_id)
+    created = ec2.create_launch_template_version(
+        **template_ref(spec), SourceVersion=str(default["VersionNumber"]),
+        VersionDescription=description[:255], LaunchTemplateData=data)
+    number = created["LaunchTemplateVersion"]["VersionNumber"]
+    ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
+    return int(number)
+
+
+def group_instances(ec2: Any, group: dict[str, Any]) -> list[plan.Instance]:
+    """The group's members with their EC2 state and image."""
+    members = {i["InstanceId"]: i for i in group.get("Instances", [])}
+    if not members:
+        return []
+    pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=list(members))
+    return [plan.Instance(raw["InstanceId"], raw.get("ImageId", ""), raw["LaunchTime"],
+                          members[raw["InstanceId"]]["LifecycleState"],
+                          members[raw["InstanceId"]]["HealthStatus"], raw["State"]["Name"])
+            for page in pages for reservation in page["Reservations"]
+            for raw in reservation["Instances"]]
+
+
+# ------------------------------------------------------------------------------ images
+
+def parse_image(raw: dict[str, Any]) -> plan.Image:
+    snaps = tuple(m["Ebs"]["SnapshotId"] for m in raw.get("BlockDeviceMappings", [])
+                  if m.get("Ebs", {}).get("SnapshotId"))
+    created = datetime.fromisoformat(raw["CreationDate"])
+    return plan.Image(raw["ImageId"], raw.get("Name", ""), raw["State"], created, snaps,
+                      {t["Key"]: t["Value"] for t in raw.get("Tags", [])})
+
+
+def tagged_images(ec2: Any, key: str, value: str) -> list[plan.Image]:
+    """Images this account owns whose tag `key` is exactly `value`."""
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=["self"], Filters=[{"Name": f"tag:{key}", "Values": [value]}])
+    return [parse_image(raw) for page in pages for raw in page["Images"]
+            if any(t["Key"] == key and t["Value"] == value for t in raw.get("Tags", []))]
+
+
+def backup_images(ec2: Any, backup_id: str) -> list[plan.Image]:
+    """Images that carry this backup's tag: the only ones ever deleted."""
+    return tagged_images(ec2, TAG_BACKUP, backup_id)
+
+
+def image_exists(ec2: Any, image_id: str) -> bool:
+    """Whether the image can still be launched (or soon can: pending)."""
+    try:
+        found = ec2.describe_images(ImageIds=[image_id])["Images"]
+    except ClientError as err:
+        if is_not_found(err):
+            return False
+        raise
+    return bool(found) and found[0]["State"] in ("available", "pending")
+
+
+def create_image(ec2: Any, instance_id: str, name: str, description: str, tags: dict[str, str],
+                 no_reboot: bool, tag_snapshots: bool) -> str:
+    """CreateImage with the tags applied atomically; a lost answer's retry finds the image."""
+    tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+    specs = [{"ResourceType": "image", "Tags": tag_list}]
+    if tag_snapshots:
+        specs.append({"ResourceType": "snapshot", "Tags": tag_list})
+    try:
+        response = ec2.create_image(InstanceId=instance_id, Name=name, Description=description,
+                                    NoReboot=no_reboot, TagSpecifications=specs)
+    except ClientError as err:
+        # A retry of a CreateImage that AWS applied but whose answer was lost: the name
+        # is this run's, so the image that holds it is the one this run made.
+        if error_code(err) != "InvalidAMIName.Duplicate":
+            raise
+        found = ec2.describe_images(Owners=["self"],
+                                    Filters=[{"Name": "name", "Values": [name]}])["Images"]
+        if not found:
+            raise
+        return str(found[0]["ImageId"])
+    return str(response["ImageId"])
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What deleting one image did: its snapshots gone, and any snapshot kept and why."""
+
+    image_id: str
+    snapshots: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def delete_image(ec2: Any, image: plan.Image) -> Removed:
+    """Deregister first (a registered image's snapshots cannot go), then its snapshots.
+
+    "Not found" is success: a retry, or a second teardown, finishes the job.
+    """
+    try:
+        ec2.deregister_image(ImageId=image.image_id)
+    except ClientError as err:
+        if not is_not_found(err):
+            raise
+    deleted, warnings = [], []
+    for snap in image.snapshot_ids:
+        try:
+            ec2.delete_snapshot(SnapshotId=snap)
+            deleted.append(snap)
+        except ClientError as err:
+            if not is_not_found(err):
+                warnings.append(f"snapshot {snap} of {image.image_id} kept: {error_code(err)}")
+    return Removed(image.image_id, tuple(deleted), tuple(warnings))
