@@ -12,9 +12,9 @@ from typing import Any
 import pulumi
 
 from amibackup import AmiAutoBackup
+from amibackup.schema import INPUT_KEYS
 
-BACKUP_KEYS = ("frequency", "cron", "timezone", "retention", "persistence", "no_reboot",
-               "paused", "deregister_on_delete", "tags", "region")
+BACKUP_KEYS = tuple(k for k in INPUT_KEYS if k != "group_name")  # group_name: see below
 
 
 def declare_group(name: str, group: dict[str, Any]) -> pulumi.Output[str]:

@@ -7,14 +7,15 @@ AWS Lambda with only this package and boto3, never imports pulumi.
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["AmiAutoBackup", "AmiAutoBackupProvider", "__version__"]
+__all__ = ["AmiAutoBackup", "AmiAutoBackupArgs", "AmiAutoBackupProvider", "PersistenceArgs",
+           "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "AmiAutoBackup":
-        from amibackup.resource import AmiAutoBackup
+    if name in ("AmiAutoBackup", "AmiAutoBackupArgs", "PersistenceArgs"):
+        from amibackup import resource
 
-        return AmiAutoBackup
+        return getattr(resource, name)
     if name == "AmiAutoBackupProvider":
         from amibackup.provider import AmiAutoBackupProvider
 

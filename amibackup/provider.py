@@ -21,11 +21,9 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from amibackup import spec
+from amibackup.schema import INPUT_KEYS, REPLACE_KEYS, BackupSpec
 
-# The inputs users declare; outputs (ARNs, image ids...) never trigger an update.
-INPUT_KEYS = ("group_name", "frequency", "cron", "timezone", "retention", "persistence",
-              "no_reboot", "paused", "deregister_on_delete", "tags", "region")
-REPLACE_KEYS = ("group_name", "region")
+__all__ = ["INPUT_KEYS", "REPLACE_KEYS", "AmiAutoBackupProvider", "changed_keys"]
 
 
 def is_unknown(value: Any) -> bool:
@@ -114,13 +112,13 @@ class AmiAutoBackupProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         from amibackup.provision import backup
 
-        outs = backup.create(self._clients(props), props)
+        outs = backup.create(self._clients(props), BackupSpec.from_props(props))
         return CreateResult(outs["backup_id"], outs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         from amibackup.provision import backup
 
-        outs = backup.ensure(self._clients(news), news, id_,
+        outs = backup.ensure(self._clients(news), BackupSpec.from_props(news), id_,
                              recorded_version=olds.get("recorded_version"))
         return UpdateResult(outs)
 
@@ -135,4 +133,6 @@ class AmiAutoBackupProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         from amibackup.provision import backup
 
-        backup.delete(self._clients(props), id_, props)
+        recorded = props.get("recorded_version")
+        backup.delete(self._clients(props), id_, BackupSpec.from_props(spec.normalise(props)),
+                      recorded_version=int(recorded) if recorded is not None else None)

@@ -1,27 +1,61 @@
-"""`AmiAutoBackup`: the resource users declare next to their Auto Scaling group."""
+"""`AmiAutoBackup`: the resource users declare next to their Auto Scaling group.
+
+Its arguments and outputs come from `amibackup.schema`; defaults are applied once, by
+the provider's check, so an unset argument is simply absent here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
 
+from amibackup import schema
 from amibackup.provider import AmiAutoBackupProvider
 
-OUTPUTS = ("backup_id", "resolved_region", "schedule_expression", "schedule_description", "schedule_name",
-           "schedule_arn", "schedule_state", "function_name", "function_arn", "role_arn",
-           "scheduler_role_arn", "launch_template_id", "recorded_version", "code_sha256",
-           "latest_image_id", "image_ids")
+
+@dataclass
+class PersistenceArgs:
+    """The group's persistence settings (root_volume or data_volumes: refused, stateful)."""
+
+    root_volume: pulumi.Input[bool] | None = None
+    data_volumes: pulumi.Input[bool] | None = None
+    private_ip: pulumi.Input[bool] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
+
+
+@dataclass(kw_only=True)
+class AmiAutoBackupArgs:
+    group_name: pulumi.Input[str]
+    frequency: pulumi.Input[str] | None = None
+    cron: pulumi.Input[str] | None = None
+    timezone: pulumi.Input[str] | None = None
+    retention: pulumi.Input[int] | None = None
+    persistence: pulumi.Input[PersistenceArgs | dict[str, Any]] | None = None
+    no_reboot: pulumi.Input[bool] | None = None
+    paused: pulumi.Input[bool] | None = None
+    deregister_on_delete: pulumi.Input[bool] | None = None
+    tags: pulumi.Input[dict[str, str]] | None = None
+    region: pulumi.Input[str] | None = None
+
+    def to_props(self) -> dict[str, Any]:
+        """The provider's input properties (PersistenceArgs as a plain map)."""
+        props = {f.name: getattr(self, f.name) for f in fields(self)}
+        if isinstance(self.persistence, PersistenceArgs):
+            props["persistence"] = self.persistence.to_dict()
+        return props
+
+
+AmiAutoBackupArgs.__doc__ = ("The inputs of an AmiAutoBackup (None: the default).\n\n"
+                             + schema.describe(schema.INPUTS))
 
 
 class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
-    """Scheduled AMI backups of an Auto Scaling group's newest instance.
-
-    The group launches from the newest available backup; the last `retention`
-    images (and their snapshots) are kept. See README.md for every input and output.
-    """
-
     backup_id: pulumi.Output[str]
     resolved_region: pulumi.Output[str]
     schedule_expression: pulumi.Output[str]
@@ -39,27 +73,26 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
     latest_image_id: pulumi.Output[str | None]
     image_ids: pulumi.Output[list[str]]
 
-    def __init__(
-        self,
-        resource_name: str,
-        group_name: pulumi.Input[str],
-        frequency: pulumi.Input[str] = "hourly",
-        cron: pulumi.Input[str] | None = None,
-        timezone: pulumi.Input[str] = "UTC",
-        retention: pulumi.Input[int] = 3,
-        persistence: pulumi.Input[dict[str, Any]] | None = None,
-        no_reboot: pulumi.Input[bool] = True,
-        paused: pulumi.Input[bool] = False,
-        deregister_on_delete: pulumi.Input[bool] = True,
-        tags: pulumi.Input[dict[str, str]] | None = None,
-        region: pulumi.Input[str] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props: dict[str, Any] = {
-            "backup_name": resource_name, "group_name": group_name, "frequency": frequency,
-            "cron": cron, "timezone": timezone, "retention": retention,
-            "persistence": persistence, "no_reboot": no_reboot, "paused": paused,
-            "deregister_on_delete": deregister_on_delete, "tags": tags, "region": region,
-            **{name: None for name in OUTPUTS},
-        }
+    def __init__(self, resource_name: str, args: AmiAutoBackupArgs | None = None,
+                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
+        """Declare a backup: `AmiAutoBackup(name, args=AmiAutoBackupArgs(...))`, or the same
+        inputs as keywords: `AmiAutoBackup(name, group_name=..., retention=5)`."""
+        if args is not None and kwargs:
+            raise TypeError("AmiAutoBackup takes either args=AmiAutoBackupArgs(...) or keyword "
+                            f"inputs, not both (got args and {', '.join(sorted(kwargs))})")
+        if args is None:
+            unknown = sorted(set(kwargs) - set(schema.INPUT_KEYS))
+            if unknown:
+                raise TypeError(f"AmiAutoBackup got unknown input(s) {', '.join(unknown)}; "
+                                f"inputs are {', '.join(schema.INPUT_KEYS)}")
+            args = AmiAutoBackupArgs(**{"group_name": None, **kwargs})
+        props: dict[str, Any] = {"backup_name": resource_name, **args.to_props(),
+                                 **{name: None for name in schema.OUTPUT_KEYS}}
         super().__init__(AmiAutoBackupProvider(), resource_name, props, opts)
+
+
+AmiAutoBackup.__doc__ = (
+    "Scheduled AMI backups of an Auto Scaling group's newest healthy instance.\n\n"
+    "The group launches from the newest available backup; the last `retention` images\n"
+    "(and their snapshots) are kept.\n\nInputs (AmiAutoBackupArgs, or keywords):\n"
+    + schema.describe(schema.INPUTS) + "\n\nOutputs:\n" + schema.describe(schema.OUTPUTS))

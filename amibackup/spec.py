@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from amibackup.schedule import FREQUENCIES, ScheduleError, check_timezone, resolve
+from amibackup.schema import DEFAULT_RETENTION, DEFAULTS, PERSISTENCE_KEYS
 
-DEFAULT_RETENTION = 3
 MAX_RETENTION = 100
 MAX_TAGS = 40  # 50 per image in AWS, minus the tags amibackup sets itself
-PERSISTENCE_KEYS = ("root_volume", "data_volumes", "private_ip")
 STATEFUL_KEYS = ("root_volume", "data_volumes")
 GROUP_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")  # AutoScalingGroupName: printable ASCII
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -68,7 +67,7 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
     elif not isinstance(group, str) or not GROUP_NAME_RE.fullmatch(group):
         add("group_name", "must be a group name of 1 to 255 printable ASCII characters")
 
-    frequency = known.get("frequency", "hourly")
+    frequency = known.get("frequency", DEFAULTS["frequency"])
     cron = known.get("cron")
     frequency_known = not is_unknown(props.get("frequency"))
     frequency_ok = frequency_known and isinstance(frequency, str) and frequency in FREQUENCIES
@@ -83,7 +82,7 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
         add("cron", f'is only used with frequency="custom"; remove it or set frequency="custom" '
                     f"(frequency is {frequency!r})")
 
-    timezone = known.get("timezone", "UTC")
+    timezone = known.get("timezone", DEFAULTS["timezone"])
     timezone_ok = True
     if not isinstance(timezone, str) or not timezone:
         add("timezone", 'must be an IANA time zone name such as "UTC" or "Europe/Paris"')
@@ -177,12 +176,6 @@ def _check_tags(tags: Any, is_unknown: UnknownPredicate, add: Callable[[str, str
             continue
         if not isinstance(value, str) or len(value) > 256:
             add(f"tags.{key}", "value must be a string of at most 256 characters")
-
-
-DEFAULTS: dict[str, Any] = {
-    "frequency": "hourly", "timezone": "UTC", "retention": DEFAULT_RETENTION,
-    "no_reboot": True, "paused": False, "deregister_on_delete": True,
-}
 
 
 def normalise(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unknown

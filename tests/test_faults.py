@@ -18,13 +18,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from amibackup.local.seed import DemoGroup, create_group, default_image
+from amibackup.names import Names
 from amibackup.provision import backup
 from amibackup.provision.errors import ProvisionError
-from amibackup.names import Names
 from amibackup.runner import cycle, lock
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
 from amibackup.runner.handler import handler
+from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from tests.faults import Faults, faulty_clients
 
@@ -161,8 +162,9 @@ def test_two_handler_invocations_at_once_make_one_image(aws, group, monkeypatch)
     assert len(backup_images(Clients("us-east-1")("ec2"), "b1")) == 1
 
 
-def props(**overrides: Any) -> dict[str, Any]:
-    return normalise({"backup_name": "web-backup", "group_name": "web", **overrides})
+def props(**overrides: Any) -> BackupSpec:
+    return BackupSpec.from_props(
+        normalise({"backup_name": "web-backup", "group_name": "web", **overrides}))
 
 
 def _ours(clients: Clients, backup_id: str | None = None) -> dict[str, list[str]]:
@@ -198,9 +200,10 @@ def test_create_that_fails_for_good_leaves_nothing(aws, group):
 
 def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, group):
     clients, faults = aws
-    outs = backup.create(clients, props(retention=5))
+    spec = props(retention=5)
+    outs = backup.create(clients, spec)
     for n in range(4):
-        run_cycle(Job.from_event({**backup.job_input(outs, outs["backup_id"], "us-east-1"),
+        run_cycle(Job.from_event({**backup.job_input(spec, outs["backup_id"], "us-east-1"),
                                   "scheduled_time": (T0 + timedelta(hours=n)).isoformat(),
                                   "tag_snapshots": False}), clients)
     backup_id = outs["backup_id"]
@@ -209,12 +212,12 @@ def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, 
     faults.add("ec2.DeleteSnapshot", "throttle")
     faults.add("lambda.DeleteFunction", *FOR_GOOD)  # this one fails for good
     with pytest.raises(ProvisionError, match="run the delete again"):
-        backup.delete(clients, backup_id, outs)
+        backup.delete(clients, backup_id, spec, outs["recorded_version"])
     # Half-way: the images went, the group already launches an image that exists.
     assert backup_images(clients("ec2"), backup_id) == []
     assert default_image(clients("ec2"), group.template_id) == group.base_image
     assert image_ok(clients, group.base_image)
     assert _ours(clients)["functions"] == [outs["function_name"]]
-    backup.delete(clients, backup_id, outs)  # the re-run finishes the job
+    backup.delete(clients, backup_id, spec, outs["recorded_version"])  # the re-run finishes it
     assert _ours(clients) == {"roles": [], "functions": [], "schedules": []}
     assert not clients("ssm").describe_parameters()["Parameters"]  # the lock is gone too

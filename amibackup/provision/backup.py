@@ -20,6 +20,7 @@ from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock
 from amibackup.runner.clients import Clients
+from amibackup.schema import BackupSpec
 
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
@@ -29,19 +30,17 @@ def emulated() -> bool:
     return bool(os.environ.get("AWS_ENDPOINT_URL"))
 
 
-def job_input(props: dict[str, Any], backup_id: str, region: str) -> dict[str, Any]:
+def job_input(spec: BackupSpec, backup_id: str, region: str) -> dict[str, Any]:
     """The runner's whole job, carried in the schedule target's Input."""
     return {
-        "backup_id": backup_id, "group_name": props["group_name"], "region": region,
-        "retention": int(props.get("retention", 3)),
-        "no_reboot": bool(props.get("no_reboot", True)),
-        "tags": dict(props.get("tags") or {}), "tag_snapshots": not emulated(),
+        "backup_id": backup_id, "group_name": spec.group_name, "region": region,
+        "retention": spec.retention, "no_reboot": spec.no_reboot,
+        "tags": dict(spec.tags), "tag_snapshots": not emulated(),
     }
 
 
-def _resource_tags(props: dict[str, Any], backup_id: str) -> dict[str, str]:
-    return {**dict(props.get("tags") or {}), TAG_BACKUP: backup_id,
-            TAG_MANAGED_BY: "amibackup"}
+def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
+    return {**spec.tags, TAG_BACKUP: backup_id, TAG_MANAGED_BY: "amibackup"}
 
 
 def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
@@ -63,21 +62,21 @@ def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
     return str(default["LaunchTemplateId"]), int(default["VersionNumber"])
 
 
-def _scope(clients: Clients, props: dict[str, Any], backup_id: str, template_id: str
+def _scope(clients: Clients, spec: BackupSpec, backup_id: str, template_id: str
            ) -> policy.Scope:
     arn = clients("sts").get_caller_identity()["Arn"]
     partition, account = arn.split(":")[1], arn.split(":")[4]
     return policy.Scope(partition, clients.region or "", account, backup_id,
-                        props["group_name"], template_id)
+                        spec.group_name, template_id)
 
 
-def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
+def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
            recorded_version: int | None = None) -> dict[str, Any]:
-    """Make every part exist as `props` asks; return the resource's outputs."""
+    """Make every part exist as `spec` asks; return the resource's outputs."""
     names = Names(backup_id)
-    template_id, default_version = resolve_group(clients, props["group_name"])
-    scope = _scope(clients, props, backup_id, template_id)
-    tags = _resource_tags(props, backup_id)
+    template_id, default_version = resolve_group(clients, spec.group_name)
+    scope = _scope(clients, spec, backup_id, template_id)
+    tags = _resource_tags(spec, backup_id)
     a_iam, lam, sch = clients("iam"), clients("lambda"), clients("scheduler")
 
     def role(name: str, service: str, doc: dict[str, Any], what: str) -> str:
@@ -90,7 +89,7 @@ def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
                                f"amibackup {backup_id}: {what}")
 
     runner_role = role(names.runner_role, "lambda.amazonaws.com", policy.runner_policy(scope),
-                       f"runner of the AMI backup of group {props['group_name']}")
+                       f"runner of the AMI backup of group {spec.group_name}")
     scheduler_role = role(names.scheduler_role, "scheduler.amazonaws.com",
                           policy.scheduler_policy(scope), "lets the schedule invoke the runner")
 
@@ -106,9 +105,8 @@ def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
         lambda_fn.set_tags(lam, function_arn, tags)
 
     request = scheduler.schedule_request(
-        names.schedule, props["schedule_expression"], props.get("timezone") or "UTC",
-        not props.get("paused", False), function_arn, scheduler_role,
-        job_input(props, backup_id, scope.region))
+        names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
+        function_arn, scheduler_role, job_input(spec, backup_id, scope.region))
     exists = scheduler.get_schedule(sch, names.schedule) is not None
     schedule_arn = scheduler.put_schedule(sch, request, create=not exists)
 
@@ -116,7 +114,7 @@ def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
     available = sorted((i for i in images if i.state == "available"),
                        key=lambda i: i.order, reverse=True)
     return {
-        **props, "backup_id": backup_id, "resolved_region": scope.region,
+        **spec.to_props(), "backup_id": backup_id, "resolved_region": scope.region,
         "schedule_name": names.schedule, "schedule_arn": schedule_arn,
         "schedule_state": request["State"], "function_name": names.function,
         "function_arn": function_arn, "role_arn": runner_role,
@@ -129,17 +127,17 @@ def ensure(clients: Clients, props: dict[str, Any], backup_id: str,
     }
 
 
-def create(clients: Clients, props: dict[str, Any]) -> dict[str, Any]:
+def create(clients: Clients, spec: BackupSpec) -> dict[str, Any]:
     """Provision a new backup; on any failure remove what was made, then raise."""
-    others = scheduler.backups_of_group(clients("scheduler"), props["group_name"])
+    others = scheduler.backups_of_group(clients("scheduler"), spec.group_name)
     if others:
         raise ProvisionError(
-            f"group_name: group {props['group_name']!r} already has an amibackup backup "
+            f"group_name: group {spec.group_name!r} already has an amibackup backup "
             f"({', '.join(others)}); two backups would fight over its launch template: keep "
             "one backup per group")
-    backup_id = new_backup_id(str(props.get("backup_name") or props["group_name"]))
+    backup_id = new_backup_id(spec.backup_name or spec.group_name)
     try:
-        return ensure(clients, props, backup_id)
+        return ensure(clients, spec, backup_id)
     except BaseException:
         remove_infrastructure(clients, backup_id)
         raise
@@ -203,7 +201,8 @@ def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
             time.sleep(delay)  # no AWS waiter exists for an SSM parameter's deletion
 
 
-def delete(clients: Clients, backup_id: str, props: dict[str, Any]) -> Teardown:
+def delete(clients: Clients, backup_id: str, spec: BackupSpec,
+           recorded_version: int | None = None) -> Teardown:
     """Stop new runs, wait for one in flight, restore the template, remove everything."""
     names = Names(backup_id)
     scheduler.delete_schedule(clients("scheduler"), names.schedule)
@@ -212,11 +211,9 @@ def delete(clients: Clients, backup_id: str, props: dict[str, Any]) -> Teardown:
     wait_for_runs(ssm, backup_id)
     try:
         result = Teardown()
-        if props.get("deregister_on_delete", True):
-            recorded = props.get("recorded_version")
+        if spec.deregister_on_delete:
             result = remove_images(clients("ec2"), clients("autoscaling"), backup_id,
-                                   props["group_name"],
-                                   int(recorded) if recorded is not None else None)
+                                   spec.group_name, recorded_version)
         remove_infrastructure(clients, backup_id)
     finally:
         lock.release(ssm, names.lock_parameter)

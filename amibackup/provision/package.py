@@ -23,8 +23,9 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 def _sources() -> list[tuple[str, bytes]]:
     root = Path(amibackup.__file__).parent
     # The runner and the two modules it imports beside it; test_package proves that is all.
-    files = [root / "__init__.py", root / "access.py", root / "names.py",
-             *sorted((root / "runner").glob("*.py"))]
+    shipped = [root / "access.py", root / "names.py", root / "schema.py",
+               *(root / "runner").glob("*.py")]
+    files = [root / "__init__.py", *sorted(shipped)]
     return [(f"amibackup/{f.relative_to(root).as_posix()}", f.read_bytes()) for f in files]
 
 

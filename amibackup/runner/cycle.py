@@ -20,6 +20,7 @@ from amibackup.access import backup_images
 from amibackup.names import Names, image_description
 from amibackup.runner import lock, plan
 from amibackup.runner.clients import Clients
+from amibackup.schema import DEFAULTS
 
 log = logging.getLogger("amibackup.runner")
 
@@ -30,8 +31,8 @@ class Job:
 
     backup_id: str
     group_name: str
-    retention: int = 3
-    no_reboot: bool = True
+    retention: int = DEFAULTS["retention"]
+    no_reboot: bool = DEFAULTS["no_reboot"]
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
     scheduled_time: str | None = None  # Scheduler fills in <aws.scheduler.scheduled-time>
@@ -44,7 +45,7 @@ class Job:
         if missing:
             raise ValueError(f"runner event lacks {', '.join(missing)}: {json.dumps(event)[:300]}")
         known = {k: event[k] for k in cls.__dataclass_fields__ if k in event}
-        known["retention"] = int(known.get("retention", 3))
+        known["retention"] = int(known.get("retention", cls.retention))
         return cls(**known)
 
     def scheduled(self, now: datetime) -> datetime:
