@@ -9,7 +9,21 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+
+from amibackup import __version__
 from amibackup.schedule import PRESETS, ScheduleError, next_runs, resolve
+from amibackup.schema import DEFAULT_RETENTION
+
+# What an operator can fix (credentials, region, endpoint, AWS's refusal, a bad value):
+# one line on stderr, never a traceback.
+OPERATOR_ERRORS = (ClientError, NoCredentialsError, NoRegionError, EndpointConnectionError,
+                   ValueError)
 
 
 def _tags(pairs: Sequence[str]) -> dict[str, str]:
@@ -93,12 +107,6 @@ def cmd_next(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from amibackup.local import demo
-
-    return demo.run(ticks=args.ticks)
-
-
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -108,6 +116,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amibackup", description=__doc__)
+    p.add_argument("--version", action="version", version=f"amibackup {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one backup cycle now")
@@ -115,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--backup", help="backup id for an ad-hoc backup; default: the job of "
                                       "the group's amibackup schedule (its backup_id)")
     run.add_argument("--retention", type=int, help="available images to keep (default: the "
-                                                   "schedule's, else 3)")
+                                                   f"schedule's, else {DEFAULT_RETENTION})")
     run.add_argument("--reboot", action="store_true", help="reboot the instance for the image")
     run.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--region")
@@ -138,16 +147,22 @@ def parser() -> argparse.ArgumentParser:
     nxt.add_argument("--count", type=int, default=5)
     nxt.set_defaults(func=cmd_next)
 
-    demo = sub.add_parser("demo", help="the product end to end on a local moto server "
-                                        "through the real Pulumi engine")
-    demo.add_argument("--ticks", type=int, default=6, help="scheduled runs to play")
-    demo.set_defaults(func=cmd_demo)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except OPERATOR_ERRORS as err:
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: Exception) -> str:
+    hint = {NoCredentialsError: " (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+            NoRegionError: " (pass --region or set AWS_REGION)"}.get(type(err), "")
+    return " ".join(str(err).split()) + hint
 
 
 if __name__ == "__main__":

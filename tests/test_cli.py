@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
+from amibackup import __version__
 from amibackup.cli import main
 from amibackup.local.seed import DemoGroup, default_image
 from amibackup.runner.clients import Clients
@@ -62,3 +66,32 @@ def test_run_without_backup_runs_the_groups_scheduled_job(
     tags = {t["Key"]: t["Value"] for t in clients("ec2").describe_images(
         ImageIds=[summary["created"]])["Images"][0]["Tags"]}
     assert tags["team"] == "web" and tags["amibackup:backup"] == "web-backup-1234"
+
+
+def _cli(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed command's code in a fresh process, with only `env` for AWS settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    base.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                 "AWS_EC2_METADATA_DISABLED": "true", **env})
+    return subprocess.run([sys.executable, "-m", "amibackup.cli", *argv], env=base,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"AWS_DEFAULT_REGION": "eu-west-1"}, "Unable to locate credentials"),
+    ({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}, "must specify a region"),
+])
+def test_aws_setup_errors_are_one_line_not_a_traceback(env: dict[str, str], says: str) -> None:
+    out = _cli("list", "--group", "web", **env)
+    assert out.returncode == 1 and out.stdout == ""
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+    assert out.stderr.startswith("error: ") and says in out.stderr
+
+
+def test_version_and_no_demo_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"amibackup {__version__}"
+    with pytest.raises(SystemExit) as done:
+        main(["demo"])  # the demo is dev tooling: `python -m devkit.demo`
+    assert done.value.code == 2
