@@ -1,4 +1,4 @@
-"""The README's main job, `amibackup demo`, end to end (moto server + real engine)."""
+"""The README's main job, the demo, end to end (moto server + real engine)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 
 # The demo is dev tooling, no longer an `amibackup` subcommand (the dev kit runs it).
 DEMO = "import sys; from amibackup.local import demo; sys.exit(demo.run(ticks=int(sys.argv[1])))"
