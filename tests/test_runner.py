@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -281,3 +283,29 @@ def test_handler_runs_the_schedule_input(clients, group):
     assert out["created"] and out["run"] == "20261101T1000Z"
     with pytest.raises(ValueError, match="group_name"):
         handler({"backup_id": "h1"})
+
+
+class _Context:
+    aws_request_id = "0f1e2d3c-req"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+def test_handler_logs_one_json_line_with_the_request_id(clients, group, capsys):
+    # Lambda's runtime puts a handler on the root logger: the summary must not reach it too.
+    runtime: list[logging.LogRecord] = []
+    root_handler = logging.Handler()
+    root_handler.emit = runtime.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(root_handler)
+    try:
+        handler({"backup_id": "log1", "group_name": group.group_name, "tag_snapshots": False,
+                 "wait_delay": 1, "scheduled_time": "2026-11-01T10:00:00Z"}, _Context())
+    finally:
+        logging.getLogger().removeHandler(root_handler)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, lines
+    logged = json.loads(lines[0])
+    assert logged["request_id"] == "0f1e2d3c-req" and logged["backup"] == "log1"
+    assert logged["created"]
+    assert not [r for r in runtime if r.name.startswith("amibackup")]

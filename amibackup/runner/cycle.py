@@ -61,6 +61,7 @@ class Summary:
     backup: str
     group: str
     run: str
+    request_id: str | None = None  # the Lambda invocation's, to find its other log lines
     source_instance: str | None = None
     created: str | None = None
     available: bool | None = None
@@ -79,11 +80,12 @@ class Summary:
 
 
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
-              time_left: Callable[[], float] = lambda: 600.0) -> Summary:
+              time_left: Callable[[], float] = lambda: 600.0,
+              request_id: str | None = None) -> Summary:
     """Run one backup cycle; never raises for expected conditions, reports them instead."""
     now = now or datetime.now(UTC)
     key = plan.run_key(job.scheduled(now))
-    summary = Summary(job.backup_id, job.group_name, key)
+    summary = Summary(job.backup_id, job.group_name, key, request_id)
     ssm = clients("ssm")
     try:
         with lock.held(ssm, Names(job.backup_id).lock_parameter,

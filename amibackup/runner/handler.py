@@ -7,13 +7,41 @@ runtime provides boto3; nothing else is needed.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, run_cycle
 
-logging.getLogger("amibackup").setLevel(logging.INFO)
-logging.getLogger("amibackup").addHandler(logging.StreamHandler())
+_OWN_HANDLER = "amibackup-summary"
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is when a record comes (Lambda ships stdout to logs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def configure_logging() -> logging.Logger:
+    """Each run's summary is printed once, as bare JSON, by this handler alone.
+
+    Lambda's runtime puts its own handler on the root logger; propagating to it as well
+    logged every summary twice (once wrapped in the runtime's prefix).
+    """
+    logger = logging.getLogger("amibackup")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not any(h.get_name() == _OWN_HANDLER for h in logger.handlers):
+        own = _StdoutHandler(sys.stdout)
+        own.set_name(_OWN_HANDLER)
+        own.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(own)
+    return logger
+
+
+configure_logging()
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -24,7 +52,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             return context.get_remaining_time_in_millis() / 1000.0
         return 600.0
 
-    summary = run_cycle(job, Clients(job.region), time_left=time_left)
+    summary = run_cycle(job, Clients(job.region), time_left=time_left,
+                        request_id=getattr(context, "aws_request_id", None))
     if summary.failed:
         # Fail the invocation so Lambda's error metric (and any alarm on it) fires.
         raise RuntimeError(f"image creation failed: {summary.to_json()}")
