@@ -51,7 +51,8 @@ def whole_number(value: Any) -> int | None:
     return None
 
 
-def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unknown) -> list[Problem]:
+def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unknown
+             ) -> list[Problem]:
     """Check every input of an AmiAutoBackup; an empty list means valid."""
     problems: list[Problem] = []
     known = {k: v for k, v in props.items() if not is_unknown(v)}
@@ -59,41 +60,13 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
     def add(field: str, message: str) -> None:
         problems.append(Problem(field, message))
 
-    group = known.get("group_name")
-    if is_unknown(props.get("group_name")):
-        pass
-    elif "group_name" not in props or group is None or (isinstance(group, str) and not group.strip()):
-        add("group_name", "is required: set it to the name of the Auto Scaling group to back up")
-    elif not isinstance(group, str) or not GROUP_NAME_RE.fullmatch(group):
-        add("group_name", "must be a group name of 1 to 255 printable ASCII characters")
-
+    if not is_unknown(props.get("group_name")):
+        _check_group(props, known.get("group_name"), add)
     frequency = known.get("frequency", DEFAULTS["frequency"])
     cron = known.get("cron")
-    frequency_known = not is_unknown(props.get("frequency"))
-    frequency_ok = frequency_known and isinstance(frequency, str) and frequency in FREQUENCIES
-    if frequency_known and not frequency_ok:
-        add("frequency", f"must be one of {', '.join(FREQUENCIES)}; got {frequency!r}")
-    if frequency_ok and frequency == "custom":
-        if not is_unknown(props.get("cron")) and not cron:
-            add("cron", 'is required when frequency is "custom": e.g. cron="30 2 * * *"')
-        elif cron is not None and not isinstance(cron, str):
-            add("cron", "must be a string such as \"30 2 * * *\" or \"cron(30 2 * * ? *)\"")
-    elif frequency_ok and cron not in (None, ""):
-        add("cron", f'is only used with frequency="custom"; remove it or set frequency="custom" '
-                    f"(frequency is {frequency!r})")
-
+    frequency_ok = _check_frequency(props, frequency, cron, is_unknown, add)
     timezone = known.get("timezone", DEFAULTS["timezone"])
-    timezone_ok = True
-    if not isinstance(timezone, str) or not timezone:
-        add("timezone", 'must be an IANA time zone name such as "UTC" or "Europe/Paris"')
-        timezone_ok = False
-    else:
-        try:
-            check_timezone(timezone)
-        except ScheduleError as err:
-            add("timezone", str(err))
-            timezone_ok = False
-    if frequency_ok and timezone_ok:
+    if _check_timezone(timezone, add) and frequency_ok:
         _check_schedule(props, frequency, cron, timezone, is_unknown, add)
 
     retention = known.get("retention", DEFAULT_RETENTION)
@@ -110,9 +83,47 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
     _check_tags(known.get("tags"), is_unknown, add)
 
     region = known.get("region")
-    if region not in (None, "") and (not isinstance(region, str) or not REGION_RE.fullmatch(region)):
+    region_ok = isinstance(region, str) and REGION_RE.fullmatch(region)
+    if region not in (None, "") and not region_ok:
         add("region", f"must be an AWS region name such as \"eu-west-1\"; got {region!r}")
     return problems
+
+
+def _check_group(props: Mapping[str, Any], group: Any, add: Callable[[str, str], None]) -> None:
+    if "group_name" not in props or group is None or (isinstance(group, str) and not group.strip()):
+        add("group_name", "is required: set it to the name of the Auto Scaling group to back up")
+    elif not isinstance(group, str) or not GROUP_NAME_RE.fullmatch(group):
+        add("group_name", "must be a group name of 1 to 255 printable ASCII characters")
+
+
+def _check_frequency(props: Mapping[str, Any], frequency: Any, cron: Any,
+                     is_unknown: UnknownPredicate, add: Callable[[str, str], None]) -> bool:
+    """Frequency and cron agree; True when the frequency is known and valid."""
+    frequency_known = not is_unknown(props.get("frequency"))
+    frequency_ok = frequency_known and isinstance(frequency, str) and frequency in FREQUENCIES
+    if frequency_known and not frequency_ok:
+        add("frequency", f"must be one of {', '.join(FREQUENCIES)}; got {frequency!r}")
+    if frequency_ok and frequency == "custom":
+        if not is_unknown(props.get("cron")) and not cron:
+            add("cron", 'is required when frequency is "custom": e.g. cron="30 2 * * *"')
+        elif cron is not None and not isinstance(cron, str):
+            add("cron", "must be a string such as \"30 2 * * *\" or \"cron(30 2 * * ? *)\"")
+    elif frequency_ok and cron not in (None, ""):
+        add("cron", f'is only used with frequency="custom"; remove it or set frequency="custom" '
+                    f"(frequency is {frequency!r})")
+    return frequency_ok
+
+
+def _check_timezone(timezone: Any, add: Callable[[str, str], None]) -> bool:
+    if not isinstance(timezone, str) or not timezone:
+        add("timezone", 'must be an IANA time zone name such as "UTC" or "Europe/Paris"')
+        return False
+    try:
+        check_timezone(timezone)
+    except ScheduleError as err:
+        add("timezone", str(err))
+        return False
+    return True
 
 
 def _check_schedule(
@@ -143,7 +154,8 @@ def _check_persistence(
         return
     for key, value in persistence.items():
         if key not in PERSISTENCE_KEYS:
-            add(f"persistence.{key}", f"is not a persistence setting; use {', '.join(PERSISTENCE_KEYS)}")
+            add(f"persistence.{key}",
+                f"is not a persistence setting; use {', '.join(PERSISTENCE_KEYS)}")
         elif not is_unknown(value) and not isinstance(value, bool):
             add(f"persistence.{key}", f"must be true or false; got {value!r}")
     stateful = [k for k in STATEFUL_KEYS if persistence.get(k) is True]
@@ -171,7 +183,8 @@ def _check_tags(tags: Any, is_unknown: UnknownPredicate, add: Callable[[str, str
         elif key.lower().startswith("aws:"):
             add(f"tags.{key}", 'keys starting with "aws:" are reserved by AWS; rename the tag')
         elif key.lower().startswith("amibackup:"):
-            add(f"tags.{key}", 'keys starting with "amibackup:" are set by amibackup; rename the tag')
+            add(f"tags.{key}",
+                'keys starting with "amibackup:" are set by amibackup; rename the tag')
         if is_unknown(value):
             continue
         if not isinstance(value, str) or len(value) > 256:

@@ -75,7 +75,8 @@ def code_state() -> dict[str, Any]:
         return out.stdout
 
     dirty = [line[3:] for line in git("status", "--porcelain", "amibackup").splitlines()]
-    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted_package_files": dirty}
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
+            "uncommitted_package_files": dirty}
 
 
 def write_result(name: str, goal: str, met: bool | None, data: dict[str, Any]) -> Path:

@@ -146,7 +146,8 @@ def main() -> None:
               f"{row['calls_per_run']} calls", flush=True)
 
     ops = sorted({op for r in matrix + own for op in r["by_op"]})
-    print("\nCalls of one steady-state cycle (3 cycles each; moto in-process time per cycle, median [min-max])")
+    print("\nCalls of one steady-state cycle "
+          "(3 cycles each; moto in-process time per cycle, median [min-max])")
     print(table(["group", "other AMIs", "backup AMIs", "retention", "calls/run", "pruned/run",
                  "moto ms/cycle"],
                 [[r["group_size"], r["other_images"], r["backup_images_before"], r["retention"],

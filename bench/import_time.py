@@ -111,7 +111,8 @@ def main() -> None:
                 for m, (s, c) in items]
 
     path = write_result(NAME, GOAL, met, {
-        "reps": args.reps, "importtime_runs": args.importtime_runs, "seconds": summary, "beyond_pulumi_s": round(beyond, 5),
+        "reps": args.reps, "importtime_runs": args.importtime_runs, "seconds": summary,
+        "beyond_pulumi_s": round(beyond, 5),
         "goal_met_direct": direct,
         "own_modules": rows(own), "top_level_beyond_pulumi": rows(top_level),
         "costliest_modules_beyond_pulumi": rows(pulled)})

@@ -167,7 +167,7 @@ def props(**overrides: Any) -> BackupSpec:
         normalise({"backup_name": "web-backup", "group_name": "web", **overrides}))
 
 
-def _ours(clients: Clients, backup_id: str | None = None) -> dict[str, list[str]]:
+def _ours(clients: Clients) -> dict[str, list[str]]:
     roles = sorted(r["RoleName"] for r in clients("iam").list_roles()["Roles"]
                    if r["RoleName"].startswith("amibackup-"))
     functions = [f["FunctionName"] for f in clients("lambda").list_functions()["Functions"]]

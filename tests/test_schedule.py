@@ -39,7 +39,7 @@ def test_constants() -> None:
         "weekly": "cron(0 0 ? * SUN *)",
     }
     assert FREQUENCIES == ("continuous", "hourly", "daily", "weekly", "custom")
-    assert MIN_INTERVAL == timedelta(minutes=10)
+    assert timedelta(minutes=10) == MIN_INTERVAL
     assert issubclass(ScheduleError, ValueError)
 
 

@@ -8,6 +8,7 @@ one-at-a-time loop takes (see bench/).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,11 +73,9 @@ def settle_pending(ec2: Any, images: list[plan.Image], max_wait: int = 600) -> N
     """A run in flight may still be making an image: let it finish before deregistering."""
     pending = [i.image_id for i in images if i.state == "pending"]
     if pending:
-        try:
+        with suppress(WaiterError):  # failed or still pending: deregistering it is still right
             ec2.get_waiter("image_available").wait(
                 ImageIds=pending, WaiterConfig={"Delay": 15, "MaxAttempts": max(max_wait // 15, 1)})
-        except WaiterError:
-            pass  # failed or still pending: deregistering it is still right
 
 
 def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Teardown) -> None:

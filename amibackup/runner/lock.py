@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 LEASE_SECONDS = 900  # the longest a Lambda invocation can run
+DESCRIPTION = "amibackup run lock (safe to delete when no run is active)"
 
 
 class Busy(Exception):
@@ -51,7 +52,7 @@ def acquire(ssm: Any, name: str, owner: str, lease: int = LEASE_SECONDS) -> None
     for _ in range(2):
         try:
             ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=False,
-                              Description="amibackup run lock (safe to delete when no run is active)")
+                              Description=DESCRIPTION)
             return
         except ClientError as err:
             if err.response["Error"]["Code"] != "ParameterAlreadyExists":

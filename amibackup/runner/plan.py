@@ -85,7 +85,7 @@ def newest_instance(instances: Iterable[Instance]) -> Instance | None:
     """The newest healthy in-service instance: never Standby, Pending, Terminating or warm pool."""
     eligible = [
         i for i in instances
-        if i.lifecycle_state == "InService" and i.health_status == "Healthy" and i.state == "running"
+        if (i.lifecycle_state, i.health_status, i.state) == ("InService", "Healthy", "running")
     ]
     if not eligible:
         return None
