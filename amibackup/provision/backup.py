@@ -93,16 +93,7 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     scheduler_role = role(names.scheduler_role, "scheduler.amazonaws.com",
                           policy.scheduler_policy(scope), "lets the schedule invoke the runner")
 
-    function = lambda_fn.get_function(lam, names.function)
-    if function is None:
-        function_arn = lambda_fn.create_function(lam, names.function, runner_role, tags)
-    else:
-        function_arn = str(function["FunctionArn"])
-        if function.get("CodeSha256") != code_sha256():
-            lambda_fn.update_code(lam, names.function)
-        lam.put_function_concurrency(FunctionName=names.function,
-                                     ReservedConcurrentExecutions=1)
-        lambda_fn.set_tags(lam, function_arn, tags)
+    function_arn = _ensure_function(lam, names, runner_role, tags)
 
     request = scheduler.schedule_request(
         names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
@@ -110,9 +101,6 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     exists = scheduler.get_schedule(sch, names.schedule) is not None
     schedule_arn = scheduler.put_schedule(sch, request, create=not exists)
 
-    images = backup_images(clients("ec2"), backup_id)
-    available = sorted((i for i in images if i.state == "available"),
-                       key=lambda i: i.order, reverse=True)
     return {
         **spec.to_props(), "backup_id": backup_id, "resolved_region": scope.region,
         "schedule_name": names.schedule, "schedule_arn": schedule_arn,
@@ -122,9 +110,30 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
         "recorded_version": recorded_version if recorded_version is not None
         else default_version,
         "code_sha256": code_sha256(),
-        "image_ids": [i.image_id for i in available],
-        "latest_image_id": available[0].image_id if available else None,
+        **_image_outputs(clients, backup_id),
     }
+
+
+def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
+    """The backup's available images, newest first, and the newest of them."""
+    images = backup_images(clients("ec2"), backup_id)
+    available = sorted((i for i in images if i.state == "available"),
+                       key=lambda i: i.order, reverse=True)
+    return {"image_ids": [i.image_id for i in available],
+            "latest_image_id": available[0].image_id if available else None}
+
+
+def _ensure_function(lam: Any, names: Names, runner_role: str, tags: dict[str, str]) -> str:
+    """The runner function with this package's code, one run at a time, these tags."""
+    function = lambda_fn.get_function(lam, names.function)
+    if function is None:
+        return lambda_fn.create_function(lam, names.function, runner_role, tags)
+    function_arn = str(function["FunctionArn"])
+    if function.get("CodeSha256") != code_sha256():
+        lambda_fn.update_code(lam, names.function)
+    lam.put_function_concurrency(FunctionName=names.function, ReservedConcurrentExecutions=1)
+    lambda_fn.set_tags(lam, function_arn, tags)
+    return function_arn
 
 
 def create(clients: Clients, spec: BackupSpec) -> dict[str, Any]:
@@ -151,17 +160,13 @@ def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, A
     if schedule is None and function is None and not iam.role_exists(
             clients("iam"), names.runner_role):
         return None
-    images = backup_images(clients("ec2"), backup_id)
-    available = sorted((i for i in images if i.state == "available"),
-                       key=lambda i: i.order, reverse=True)
     outs = dict(props)
     outs["schedule_state"] = schedule["State"] if schedule else "MISSING"
     if schedule:
         outs["schedule_expression"] = schedule["ScheduleExpression"]
     outs["function_arn"] = function["FunctionArn"] if function else None
     outs["code_sha256"] = function.get("CodeSha256") if function else None
-    outs["image_ids"] = [i.image_id for i in available]
-    outs["latest_image_id"] = available[0].image_id if available else None
+    outs.update(_image_outputs(clients, backup_id))
     return outs
 
 

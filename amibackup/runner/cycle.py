@@ -97,23 +97,33 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
     return summary
 
 
-def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary,
-           time_left: Callable[[], float]) -> None:
-    ec2 = clients("ec2")
+def _group_template(clients: Clients, job: Job, summary: Summary
+                    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The group and its launch template spec; None (and why, in `summary`) to stop."""
     group = access.describe_group(clients("autoscaling"), job.group_name)
     if group is None:
         summary.skipped.append(f"group {job.group_name} not found")
-        return
+        return None
     spec = access.template_of(group)
     if spec is None:
         summary.skipped.append("the group has no launch template (launch configurations are not "
                                "supported: migrate the group to a launch template)")
-        return
-    pinned = access.pinned_version(spec)
+        return None
     if access.is_pinned(spec):
-        summary.warnings.append(f"the group pins launch template version {pinned}; set it to "
-                                "$Default so new instances launch from the newest backup")
+        summary.warnings.append(f"the group pins launch template version "
+                                f"{access.pinned_version(spec)}; set it to $Default so new "
+                                "instances launch from the newest backup")
+    return group, spec
 
+
+def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary,
+           time_left: Callable[[], float]) -> None:
+    ec2 = clients("ec2")
+    found = _group_template(clients, job, summary)
+    if found is None:
+        return
+    group, spec = found
+    pinned = access.pinned_version(spec)
     instances = access.group_instances(ec2, group)
     images = backup_images(ec2, job.backup_id)
     versions = access.template_versions(
@@ -149,7 +159,10 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
     referenced = [v for v in versions if target is None or str(v["VersionNumber"]) == pinned]
     in_use = {default_image, *(v["LaunchTemplateData"].get("ImageId") for v in referenced),
               *(i.image_id for i in instances)}
-    prune = plan.decide_prune(images, job.retention, in_use)
+    _prune(ec2, plan.decide_prune(images, job.retention, in_use), summary)
+
+
+def _prune(ec2: Any, prune: plan.PruneDecision, summary: Summary) -> None:
     summary.kept = [i.image_id for i in prune.kept]
     summary.protected = list(prune.protected)
     for image in prune.delete:
