@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["input", "output"]
+MAX_RETENTION = 100
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ FIELDS: tuple[Field, ...] = (
     Field("cron", "str", None, 'With frequency="custom": a 5-field cron such as "30 2 * * *", '
           'or an EventBridge "cron(...)" / "rate(...)".'),
     Field("timezone", "str", "UTC", "IANA time zone the schedule's times are in."),
-    Field("retention", "int", 3, "Available backup images to keep (1 to 100)."),
+    Field("retention", "int", 3, f"Available backup images to keep (1 to {MAX_RETENTION})."),
     Field("persistence", "PersistenceArgs", None, "The group's persistence settings; "
           "root_volume or data_volumes persistence (a stateful group) is refused."),
     Field("no_reboot", "bool", True, "Image the instance without rebooting it."),

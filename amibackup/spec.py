@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from amibackup.schedule import FREQUENCIES, ScheduleError, check_timezone, resolve
-from amibackup.schema import DEFAULT_RETENTION, DEFAULTS, PERSISTENCE_KEYS
+from amibackup.schema import DEFAULT_RETENTION, DEFAULTS, MAX_RETENTION, PERSISTENCE_KEYS
 
-MAX_RETENTION = 100
 MAX_TAGS = 40  # 50 per image in AWS, minus the tags amibackup sets itself
 STATEFUL_KEYS = ("root_volume", "data_volumes")
 GROUP_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")  # AutoScalingGroupName: printable ASCII
