@@ -303,7 +303,7 @@ def test_handler_logs_one_json_line_with_the_request_id(clients, group, capsys):
                  "wait_delay": 1, "scheduled_time": "2026-11-01T10:00:00Z"}, _Context())
     finally:
         logging.getLogger().removeHandler(root_handler)
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert len(lines) == 1, lines
     logged = json.loads(lines[0])
     assert logged["request_id"] == "0f1e2d3c-req" and logged["backup"] == "log1"

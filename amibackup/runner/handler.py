@@ -16,11 +16,11 @@ from amibackup.runner.cycle import Job, run_cycle
 _OWN_HANDLER = "amibackup-summary"
 
 
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever sys.stdout is when a record comes (Lambda ships stdout to logs)."""
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (Lambda ships it to the logs)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stdout
+        self.stream = sys.stderr
         super().emit(record)
 
 
@@ -34,17 +34,15 @@ def configure_logging() -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if not any(h.get_name() == _OWN_HANDLER for h in logger.handlers):
-        own = _StdoutHandler(sys.stdout)
+        own = _StderrHandler(sys.stderr)
         own.set_name(_OWN_HANDLER)
         own.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(own)
     return logger
 
 
-configure_logging()
-
-
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    configure_logging()  # here, not at import: importing the module changes nothing
     job = Job.from_event(event)
 
     def time_left() -> float:
