@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from amibackup.schedule import runs
 from amibackup.schedule import (
     FREQUENCIES,
     MIN_INTERVAL,
@@ -21,6 +20,7 @@ from amibackup.schedule import (
     min_interval,
     next_runs,
     resolve,
+    runs,
     to_eventbridge,
 )
 
@@ -110,7 +110,7 @@ CONVERSIONS: list[tuple[str, str]] = [
     ("cron(0 0 ? * */2 *)", "cron(0 0 ? * 1,3,5,7 *)"),
     # a step wider than its field (refused by EventBridge) becomes the one value it selects
     ("5/60 */24 * * *", "cron(5 0 * * ? *)"),
-    ("cron(*/30 0/24 1/40 */13 ? 2030/300)", "cron(0/30 0 1 1 ? 2030/300)"),
+    ("cron(*/30 0/24 1/40 */13 ? 2030/300)", "cron(0/30 0 1 1 ? 2030)"),
     ("0 0 * * */2", "cron(0 0 ? * 1,3,5,7 *)"),
     ("0 0 * * 1-7/2", "cron(0 0 ? * 1,2,4,6 *)"),
     ("*/15 * * * 1-5", "cron(0/15 * ? * 2-6 *)"),

@@ -26,7 +26,7 @@ class Field:
     hi: int
     names: dict[str, int]
     star_hi: int  # highest value '*' and 'a/step' reach (7 in standard dow is a Sunday alias)
-    max_step: int | None  # largest '/step' EventBridge takes here (0: no steps); None: any
+    max_step: int  # largest '/step' EventBridge takes here (0: no steps)
 
 
 MINUTE = Field("minute", 0, 59, {}, 59, 59)
@@ -35,7 +35,7 @@ DOM = Field("day-of-month", 1, 31, {}, 31, 31)
 MONTH = Field("month", 1, 12, MONTH_NAMES, 12, 12)
 STD_DOW = Field("day-of-week", 0, 7, {n: i for i, n in enumerate(DAY_NAMES)}, 6, 0)
 EB_DOW = Field("day-of-week", 1, 7, {n: i + 1 for i, n in enumerate(DAY_NAMES)}, 7, 0)
-YEAR = Field("year", 1970, 2199, {}, 2199, None)
+YEAR = Field("year", 1970, 2199, {}, 2199, 2199 - 1970)  # AWS sets no year limit: be safe
 
 NAMES_RE = re.compile("|".join((*MONTH_NAMES, *DAY_NAMES)))
 _TOKEN_RE = re.compile(r"^(\*|[0-9]+|[A-Z]+)(?:-([0-9]+|[A-Z]+))?(?:/([0-9]+))?$")
@@ -131,7 +131,7 @@ def token_text(t: Token, f: Field) -> str:
 
 def eventbridge_text(t: Token, f: Field) -> str:
     """The token as EventBridge accepts it: its own text, or its values when the step is refused."""
-    if t.step is not None and f.max_step is not None and t.step > f.max_step:
+    if t.step is not None and t.step > f.max_step:
         return compress(set(token_values(t, f)))
     return token_text(t, f)
 
