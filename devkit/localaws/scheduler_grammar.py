@@ -141,7 +141,7 @@ def _cron_error(inner: str) -> str | None:
 
 def _field_error(text: str, f: _Field) -> str | None:
     """Check one field against its row of the table (source 1) and the rules of source 3."""
-    used = set(re.sub(r"[0-9A-Z]", "", _strip_names(text, f)))
+    used = set(re.sub(r"[0-9A-Z]", "", text))
     refused = sorted(used - set(f.wildcards))
     if refused:
         return f"'{refused[0]}' is not allowed here (allowed: {' '.join(f.wildcards)})"
@@ -157,15 +157,9 @@ def _field_error(text: str, f: _Field) -> str | None:
     return None
 
 
-def _strip_names(text: str, f: _Field) -> str:
-    """The text with this field's names blanked out, so their letters don't count as L or W."""
-    return re.sub("|".join(f.names), "0", text) if f.names else text
-
-
 def _special_error(text: str, f: _Field) -> str | None:
     """L, LW, nW (day-of-month) and L, nL, n#k (day-of-week): '' when the field has none."""
-    letters = re.sub(r"[^A-Z#]", "", _strip_names(text, f))
-    if not letters:
+    if not _has_special(text, f):
         return ""
     if f.name == "day-of-month":
         m = re.fullmatch(r"L|LW|([0-9]+)W", text)
@@ -174,16 +168,24 @@ def _special_error(text: str, f: _Field) -> str | None:
         if m.group(1) is not None and not 1 <= int(m.group(1)) <= 31:
             return "nW needs a day 1-31"
         return None
+    m = re.fullmatch(r"L|([0-9]+|[A-Z]{3})(L|#([0-9]+))", text)
+    if m is None:
+        return "L, nL and n#k stand alone (e.g. 6L, 2#1; only one expression with #)"
+    if m.group(1) is not None and _value(m.group(1), f) is None:
+        return f"'{m.group(1)}' is not a day 1-7 or SUN-SAT"
+    if m.group(3) is not None and not 1 <= int(m.group(3)) <= 5:
+        return "the week number after '#' is 1-5"
+    return None
+
+
+def _has_special(text: str, f: _Field) -> bool:
+    """Does the field use L, W or # (the day fields' special forms)?"""
+    if f.name == "day-of-month":
+        return bool(re.search("[LW]", text))
     if f.name == "day-of-week":
-        m = re.fullmatch(r"L|([0-9]+|[A-Z]{3})(L|#([0-9]+))", text)
-        if m is None:
-            return "L, nL and n#k stand alone (e.g. 6L, 2#1; only one expression with #)"
-        if m.group(1) is not None and _value(m.group(1), f) is None:
-            return f"'{m.group(1)}' is not a day 1-7 or SUN-SAT"
-        if m.group(3) is not None and not 1 <= int(m.group(3)) <= 5:
-            return "the week number after '#' is 1-5"
-        return None
-    return "only numbers" + (" and names" if f.names else "") + " are allowed here"
+        items = text.split(",")
+        return "#" in text or any(re.fullmatch(r"([0-9]+|[A-Z]{3})?L", i) for i in items)
+    return False
 
 
 def _value(text: str, f: _Field) -> int | None:
