@@ -68,11 +68,10 @@ def resolve(
 
     Refuses unknown frequencies, a cron given with a preset (it would be silently ignored),
     invalid timezones, anything faster than MIN_INTERVAL, and schedules that never run
-    after `now` (default: the current time, read here and only here).
+    after `now` (default: the current time, read here and only here; a naive `now` is
+    wall-clock time in `timezone`, as in next_runs).
     """
     moment = now if now is not None else datetime.now(UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     schedule = _checked(frequency, cron, timezone, moment.year)
     if not next_runs(schedule.expression, 1, timezone, moment):
         raise ScheduleError(

@@ -66,18 +66,21 @@ def transition_days(timezone: str, first_year: int, years: int = 28) -> tuple[da
     Pure (the years are arguments); 28 years hold every weekday/leap-year combination.
     """
     tz = ZoneInfo(timezone)
-    out: list[date] = []
-    d = date(first_year, 1, 1)
-    end = date(first_year + years, 1, 1)
 
     def offset_at_midnight(day: date) -> timedelta | None:
         return datetime(day.year, day.month, day.day, tzinfo=tz).utcoffset()
 
-    before = offset_at_midnight(d)
-    while d < end:
-        after = offset_at_midnight(d + timedelta(days=1))
-        if after != before:
-            out.append(d)
-        before = after
-        d += timedelta(days=1)
+    out: list[date] = []
+    week = timedelta(days=7)
+    d = date(first_year, 1, 1)
+    end = date(first_year + years, 1, 1)
+    while d < end:  # a week at a time; zones change their clocks weeks apart at most
+        if offset_at_midnight(d) != offset_at_midnight(d + week):
+            for k in range(7):
+                day = d + timedelta(days=k)
+                if day < end and offset_at_midnight(day) != offset_at_midnight(
+                    day + timedelta(days=1)
+                ):
+                    out.append(day)
+        d += week
     return tuple(out)
