@@ -215,14 +215,27 @@ def test_generated_sweep_through_resolve_all_pass() -> None:
     assert resolved > 50
 
 
+def _random_eventbridge_cron(rng: random.Random) -> str:
+    months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    days = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+    special_dom = rng.choice(["L", "LW", f"{rng.randint(1, 31)}W"])
+    special_dow = rng.choice(["L", f"{rng.randint(1, 7)}L", f"{rng.choice(days)}#{rng.randint(1, 5)}"])
+    if rng.random() < 0.5:
+        dom = special_dom if rng.random() < 0.2 else _random_field(rng, 1, 31)
+        dow = "?"
+    else:
+        dom, dow = "?", special_dow if rng.random() < 0.2 else _random_field(rng, 1, 7, days)
+    year = _random_field(rng, 2024, 2199) if rng.random() < 0.3 else "*"
+    return (f"cron({_random_field(rng, 0, 59)} {_random_field(rng, 0, 23)} {dom} "
+            f"{_random_field(rng, 1, 12, months)} {dow} {year})")
+
+
 def test_generated_eventbridge_forms_are_normalised_to_pass() -> None:
-    """cron(...) given by a user with a day-of-week step is sent as the days it means."""
+    """cron(...) given by a user is sent in a form AWS takes (e.g. a day-of-week step as days)."""
     rng = random.Random(7)
     checked = 0
-    for _ in range(1000):
-        minute, hour = _random_field(rng, 0, 59), _random_field(rng, 0, 23)
-        dow = _random_field(rng, 1, 7, ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])
-        expression = f"cron({minute} {hour} ? * {dow} *)"
+    for _ in range(1500):
+        expression = _random_eventbridge_cron(rng)
         try:
             sent = to_eventbridge(expression)
         except ScheduleError:
