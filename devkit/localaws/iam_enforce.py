@@ -147,9 +147,9 @@ def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::1234567890
                                         _checker(enforcer, client, lookups))
         return client
 
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    botocore.session.Session.create_client = create_client
     try:
         yield enforcer
     finally:
-        botocore.session.Session.create_client = original  # type: ignore[method-assign]
+        botocore.session.Session.create_client = original
         _active.release()
