@@ -32,7 +32,7 @@ from amibackup.runner.handler import handler
 from amibackup.spec import normalise
 from devkit.localaws.iam_enforce import enforce
 from devkit.localaws.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, evaluate
-from devkit.localaws.iam_requests import Where, authorizations
+from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 T0 = datetime(2026, 11, 5, tzinfo=UTC)
@@ -191,6 +191,24 @@ def test_only_the_named_access_key_is_restricted(aws, groups):
     assert [r.action for r in enforcer.denied()] == ["ec2:DescribeImages"]
 
 
+def test_enforcement_reaches_a_moto_server_too(endpoint, monkeypatch):
+    """Out of process (the provider's and demo's way), resource tags come from the server."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    operator = Clients(REGION)
+    web = create_group(operator, "srv-web", size=1)
+    instance = group_instances(operator, web.group_name)[0]["InstanceId"]
+    own = _untagged_image(operator, instance, "b1-srv", "b1")
+    with enforce(runner_policy(scope(web))):
+        runner = Clients(REGION)
+        runner("ec2").deregister_image(ImageId=own)
+        with pytest.raises(ClientError) as err:
+            runner("ec2").deregister_image(ImageId=web.base_image)
+    assert code(err) == "UnauthorizedOperation"
+    assert web.base_image in str(err.value)
+    assert [i["ImageId"] for i in operator("ec2").describe_images(
+        ImageIds=[web.base_image])["Images"]] == [web.base_image]
+
+
 def test_the_runner_policy_allows_what_the_runner_asks_of_its_own_group(aws, groups):
     """The positive side of (b), authorization only: the same calls on the backup's own
     resources are allowed (a full run is test (a))."""
@@ -219,6 +237,37 @@ def test_the_runner_policy_allows_what_the_runner_asks_of_its_own_group(aws, gro
     for service, op, params in calls:
         requests = authorizations(service, op, params, where)
         assert requests and all(evaluate(policy, r).allowed for r in requests), (op, requests)
+
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/amibackup-x-run"
+TAGGED = [{"Key": "team", "Value": "web"}]
+
+
+@pytest.mark.parametrize(("service", "op", "params", "actions"), [
+    ("lambda", "GetFunction", {"FunctionName": "amibackup-x"},
+     ["lambda:GetFunction", "lambda:ListTags"]),  # the function is tagged
+    ("lambda", "CreateFunction", {"FunctionName": "amibackup-x", "Role": ROLE,
+                                  "Tags": {"team": "web"}},
+     ["lambda:CreateFunction", "iam:PassRole", "lambda:TagResource"]),
+    ("iam", "CreateRole", {"RoleName": "amibackup-x", "Tags": TAGGED},
+     ["iam:CreateRole", "iam:TagRole"]),
+    ("scheduler", "CreateSchedule", {"Name": "amibackup-x", "Target": {"RoleArn": ROLE}},
+     ["scheduler:CreateSchedule", "iam:PassRole"]),
+    ("ec2", "CreateImage", {"InstanceId": "i-1", "TagSpecifications": [
+        {"ResourceType": "image", "Tags": TAGGED}]},
+     ["ec2:CreateImage", "ec2:CreateImage", "ec2:CreateTags", "ec2:CreateImage"]),
+    ("sts", "GetCallerIdentity", {}, []),  # needs no permission
+])
+def test_one_call_needs_every_permission_aws_checks_for_it(service, op, params, actions):
+    where = Where("aws", ACCOUNT, REGION, lambda rid: {}, lambda name: "lt-1",
+                  lambda arn: {"team": "web"})
+    assert [r.action for r in authorizations(service, op, params, where)] == actions
+
+
+def test_an_unmapped_call_fails_loudly():
+    where = Where("aws", ACCOUNT, REGION, lambda rid: {}, lambda name: "lt-1")
+    with pytest.raises(Unmapped, match="ec2:RunInstances"):
+        authorizations("ec2", "RunInstances", {}, where)
 
 
 # --- the deployer policy ------------------------------------------------------------------

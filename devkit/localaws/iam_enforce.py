@@ -89,11 +89,17 @@ class _Lookups:
             return f"lt-unknown-{name}"
         return str(found["LaunchTemplates"][0]["LaunchTemplateId"])
 
+    def function_tags(self, arn: str) -> dict[str, str]:
+        try:
+            return dict(self.client("lambda").list_tags(Resource=arn).get("Tags", {}))
+        except ClientError:
+            return {}  # no such function: Lambda answers that, not IAM
+
     def where(self) -> Where:
         arn = self.client("sts").get_caller_identity()["Arn"]
         partition, account = arn.split(":")[1], arn.split(":")[4]
         return Where(partition, account, self._client.meta.region_name, self.ec2_tags,
-                     self.template_id)
+                     self.template_id, self.function_tags)
 
 
 def _access_key(session: Any) -> str | None:

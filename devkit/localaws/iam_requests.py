@@ -6,7 +6,8 @@ Logs / Auto Scaling"): the resource types an action lists, the ARN format of eac
 extra authorizations AWS makes for the same call (CreateImage with tag specifications also
 authorizes `ec2:CreateTags` with `ec2:CreateAction`; CreateFunction and CreateSchedule pass
 a role, so `iam:PassRole` with `iam:PassedToService`; CreateRole with tags needs
-`iam:TagRole`; CreateFunction with tags needs `lambda:TagResource`).
+`iam:TagRole`; CreateFunction with tags needs `lambda:TagResource`, and GetFunction of a
+tagged function `lambda:ListTags`: Lambda Developer Guide, "Using tags on Lambda functions").
 
 An operation not listed here raises `Unmapped`: extend the table from the reference rather
 than letting a call through unchecked.
@@ -15,7 +16,7 @@ than letting a call through unchecked.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from devkit.localaws.iam_policy import Request
@@ -48,6 +49,7 @@ class Where:
     region: str
     ec2_tags: Callable[[str], dict[str, str]]  # resource id -> its current tags
     template_id: Callable[[str], str]  # launch template name -> its id
+    function_tags: Callable[[str], dict[str, str]] = field(default=lambda arn: {})
 
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True
             ) -> str:
@@ -133,6 +135,8 @@ def _lambda(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
         if tags:
             made.append(Request("lambda:TagResource", arn, tag_context("RequestTag", tags)))
         return made
+    if op == "GetFunction" and where.function_tags(arn):  # it returns the tags too
+        return [Request("lambda:GetFunction", arn), Request("lambda:ListTags", arn)]
     if op in ("GetFunction", "GetFunctionConfiguration", "UpdateFunctionCode", "DeleteFunction",
               "PutFunctionConcurrency", "DeleteFunctionConcurrency", "GetFunctionConcurrency"):
         return [Request(f"lambda:{op}", arn)]
