@@ -102,7 +102,7 @@ def release_images(image_ids: list[str] | None = None, state: str = "available",
     events = [event for image_id, account, region in released
               if (event := _finish(image_id, account, region, state, reason)) is not None]
     for event in events:
-        for listener in list(_listeners):
+        for listener in tuple(_listeners):  # a listener may unsubscribe
             listener(event)
     return [event["detail"]["ImageId"] for event in events]
 

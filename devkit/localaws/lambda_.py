@@ -71,7 +71,7 @@ def get_account_settings(self: LambdaResponse) -> tuple[int, dict[str, str], str
     """GetAccountSettings: the quota, and what reservations leave of it."""
     quota = _quota["value"]
     unreserved = quota - _reserved_by_others(self.backend, "")
-    functions = self.backend.list_functions()
+    functions = list(self.backend.list_functions())
     body: dict[str, Any] = {
         "AccountLimit": {
             "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,

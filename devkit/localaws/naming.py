@@ -20,7 +20,6 @@ import botocore.session
 import regex  # botocore's patterns use \p{L}-style classes, which `re` lacks
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaBackend
-from moto.core.exceptions import ServiceException
 from moto.iam.exceptions import ValidationError
 from moto.iam.models import IAMBackend
 
@@ -120,18 +119,18 @@ def violations(service: str, operation: str, params: dict[str, Any]) -> list[str
     return found
 
 
-def refuse(found: list[str], error: Callable[[str], ServiceException]) -> None:
+def refuse(found: list[str], error: Callable[[str], Exception]) -> None:
     """Raise AWS's validation error listing every violation, if there is any."""
     if found:
         plural = "s" if len(found) > 1 else ""
         raise error(f"{len(found)} validation error{plural} detected: " + "; ".join(found))
 
 
-def lambda_validation(message: str) -> ServiceException:
+def lambda_validation(message: str) -> Exception:
     return LambdaClientError("ValidationException", message)
 
 
-_plain = {
+_plain: dict[str, Callable[..., Any]] = {
     "create_role": IAMBackend.create_role, "tag_role": IAMBackend.tag_role,
     "put_role_policy": IAMBackend.put_role_policy,
     "create_function": LambdaBackend.create_function,

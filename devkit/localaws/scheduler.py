@@ -12,6 +12,7 @@ AWS rules (moto checks none of them):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,7 +24,7 @@ from devkit.localaws.layers import Patch
 from devkit.localaws.naming import refuse, violations
 
 Backend = EventBridgeSchedulerBackend
-_plain = {name: getattr(Backend, name) for name in (
+_plain: dict[str, Callable[..., Any]] = {name: getattr(Backend, name) for name in (
     "create_schedule", "update_schedule", "create_schedule_group", "tag_resource")}
 
 
