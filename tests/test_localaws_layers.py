@@ -7,8 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.ec2.models.amis import AMIS, AmiBackend
 from moto.ec2.responses.launch_templates import LaunchTemplates
+from moto.server import ThreadedMotoServer
 
-from amibackup.local.moto_server import FAKE_CREDENTIALS, moto_server
 from devkit.localaws import layers
 
 
@@ -35,10 +35,22 @@ def test_install_is_idempotent_and_uninstall_restores_moto() -> None:
             layers.install_layers()
 
 
-def test_layers_apply_to_a_threaded_moto_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    with layers.strict(), moto_server() as endpoint:
+def test_layers_apply_to_a_threaded_moto_server() -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        _duplicate_name_refused_then_accepted(f"http://{host}:{port}")
+        with layers.strict():  # a route the layer adds, served over HTTP too
+            settings = boto3.client("lambda", endpoint_url=f"http://{host}:{port}")
+            assert settings.get_account_settings()["AccountLimit"]["ConcurrentExecutions"] == 1000
+    finally:
+        server.stop()
+
+
+def _duplicate_name_refused_then_accepted(endpoint: str) -> None:
+    """Over HTTP: refused by the strict layer, accepted by plain moto."""
+    with layers.strict():
         ec2 = boto3.client("ec2", endpoint_url=endpoint)
         instance = ec2.run_instances(ImageId=AMIS[0]["ami_id"], MinCount=1, MaxCount=1)
         instance_id = instance["Instances"][0]["InstanceId"]
