@@ -1,9 +1,10 @@
 """Install the strict local AWS's fidelity layers into moto, in this process.
 
 Every layer patches a moto backend or response class, so one install serves both in-process
-`moto.mock_aws()` and `ThreadedMotoServer` (which runs in the same process). Install before a server's first Lambda request: the server
-builds each service's routes once, and GetAccountSettings is a route the layers add. What each layer
-encodes, and its AWS source, is listed in RULES.md next to this file.
+`moto.mock_aws()` and `ThreadedMotoServer` (which runs in the same process). Install before a
+server's first Lambda request: the server builds each service's routes once, and
+GetAccountSettings is a route the layers add. What each layer encodes, and its AWS source, is
+listed in RULES.md next to this file.
 """
 
 from __future__ import annotations
