@@ -29,6 +29,7 @@ from amibackup.runner import plan
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images
 from amibackup.runner.handler import handler
+from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from devkit.localaws.iam_enforce import enforce
 from devkit.localaws.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, evaluate
@@ -56,8 +57,7 @@ def groups(aws: Clients) -> tuple[DemoGroup, DemoGroup]:
 
 
 def scope(group: DemoGroup, backup_id: str = "b1") -> Scope:
-    return Scope("aws", REGION, ACCOUNT, backup_id, group.group_name, group.template_id,
-                 f"amibackup-{backup_id}")
+    return Scope("aws", REGION, ACCOUNT, backup_id, group.group_name, group.template_id)
 
 
 def event(group: DemoGroup, n: int, **extra: Any) -> dict[str, Any]:
@@ -272,8 +272,9 @@ def test_an_unmapped_call_fails_loudly():
 
 # --- the deployer policy ------------------------------------------------------------------
 
-def props(**overrides: Any) -> dict[str, Any]:
-    return normalise({"backup_name": "web-backup", "group_name": "web", **overrides})
+def props(**overrides: Any) -> BackupSpec:
+    return BackupSpec.from_props(
+        normalise({"backup_name": "web-backup", "group_name": "web", **overrides}))
 
 
 def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, groups):
@@ -284,7 +285,8 @@ def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, grou
         updated = backup.ensure(clients, props(retention=5, tags={"team": "web"}), backup_id,
                                 outs["recorded_version"])
         refreshed = backup.read(clients, backup_id, updated)
-        backup.delete(clients, backup_id, updated)
+        backup.delete(clients, backup_id, props(retention=5, tags={"team": "web"}),
+                      updated["recorded_version"])
     assert enforcer.denied() == []
     assert refreshed is not None and refreshed["schedule_state"] == "ENABLED"
     assert aws("scheduler").list_schedules()["Schedules"] == []
@@ -298,14 +300,15 @@ def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, grou
 @SNAPSHOT_TAGS_PENDING
 def test_d_delete_removes_the_backup_images_under_the_deployer_policy(aws, groups):
     web, _ = groups
-    outs = backup.create(aws, props())
+    spec = props()
+    outs = backup.create(aws, spec)
     backup_id = outs["backup_id"]
     for n in range(2):
-        handler({**backup.job_input(outs, backup_id, REGION), "wait_delay": 1,
+        handler({**backup.job_input(spec, backup_id, REGION), "wait_delay": 1,
                  "scheduled_time": (T0 + timedelta(hours=n)).isoformat()})
     assert len(backup_images(aws("ec2"), backup_id)) == 2
     with enforce(deployer_policy("aws", ACCOUNT, REGION)) as enforcer:
-        backup.delete(Clients(REGION), backup_id, outs)
+        backup.delete(Clients(REGION), backup_id, spec, outs["recorded_version"])
     assert enforcer.denied() == []
     assert backup_images(aws("ec2"), backup_id) == []
     assert default_image(aws("ec2"), web.template_id) == web.base_image

@@ -219,7 +219,8 @@ def _random_eventbridge_cron(rng: random.Random) -> str:
     months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
     days = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
     special_dom = rng.choice(["L", "LW", f"{rng.randint(1, 31)}W"])
-    special_dow = rng.choice(["L", f"{rng.randint(1, 7)}L", f"{rng.choice(days)}#{rng.randint(1, 5)}"])
+    special_dow = rng.choice(["L", f"{rng.randint(1, 7)}L",
+                              f"{rng.choice(days)}#{rng.randint(1, 5)}"])
     if rng.random() < 0.5:
         dom = special_dom if rng.random() < 0.2 else _random_field(rng, 1, 31)
         dow = "?"

@@ -1,4 +1,4 @@
-"""One human line for a schedule, true to how EventBridge Scheduler runs it (daylight saving too)."""
+"""One human line for a schedule, true to how EventBridge Scheduler runs it (with DST)."""
 
 from __future__ import annotations
 

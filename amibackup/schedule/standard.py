@@ -86,7 +86,7 @@ def _croniter_sets(expr: str) -> list[set[int] | None]:
     return out
 
 
-def _check_standard_syntax(parts: list[str], expr: str, where: str) -> None:
+def _check_standard_syntax(parts: list[str], where: str) -> None:
     """Five fields, and none of the EventBridge-only or vendor-specific characters."""
     if len(parts) != 5:
         extra = ""
@@ -141,7 +141,7 @@ def std_to_eventbridge(expr: str) -> str:
     """The EventBridge cron(...) text with the same meaning as a 5-field cron, or ScheduleError."""
     where = f"cron '{expr}'"
     parts = expr.upper().split()
-    _check_standard_syntax(parts, expr, where)
+    _check_standard_syntax(parts, where)
     minute, hour, dom, month, dow = parts
     dom = "*" if dom == "?" else dom
     dow = "*" if dow == "?" else dow

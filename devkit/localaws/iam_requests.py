@@ -49,7 +49,7 @@ class Where:
     region: str
     ec2_tags: Callable[[str], dict[str, str]]  # resource id -> its current tags
     template_id: Callable[[str], str]  # launch template name -> its id
-    function_tags: Callable[[str], dict[str, str]] = field(default=lambda arn: {})
+    function_tags: Callable[[str], dict[str, str]] = field(default=lambda _arn: {})
 
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True
             ) -> str:
