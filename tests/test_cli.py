@@ -7,7 +7,7 @@ import json
 import pytest
 
 from amibackup.cli import main
-from amibackup.local.seed import DemoGroup, default_image
+from devkit.scenarios import DemoGroup, default_image
 from amibackup.runner.clients import Clients
 
 

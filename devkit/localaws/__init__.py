@@ -1,0 +1,1 @@
+"""A strict local AWS: moto plus fidelity layers that refuse what AWS refuses."""
