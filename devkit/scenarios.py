@@ -22,7 +22,6 @@ from amibackup.provision.backup import Names
 from amibackup.provision.scheduler import GROUP, SCHEDULED_TIME
 from amibackup.runner import lock, plan
 from amibackup.runner.cycle import Job, backup_images
-from amibackup.runner.handler import handler
 from amibackup.schedule import next_runs
 from devkit.localaws.server import FAKE_CREDENTIALS
 
@@ -162,6 +161,8 @@ def play_schedule(clients: Any, backup_id: str, ticks: int, start: datetime = T0
     `start`, as Scheduler would, the clock fast-forwarded; yield each time and the run's
     summary as it goes.
     """
+    from amibackup.runner.handler import handler  # sets up logging as Lambda's would
+
     for at in scheduled_times(clients, backup_id, ticks, start):
         yield at, handler(scheduled_event(clients, backup_id, at))
 
