@@ -8,6 +8,7 @@ runner with the exact Input the schedule holds, as EventBridge Scheduler would.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import shutil
 import sys
@@ -95,6 +96,7 @@ def spot_interruption(clients: Clients, group: str, backup_id: str) -> None:
 def run(ticks: int = 6) -> int:
     work = ROOT / ".pulumi-work" / "demo"
     shutil.rmtree(work, ignore_errors=True)  # the emulated AWS starts empty each time
+    importlib.import_module("amibackup.runner.handler")  # sets up logging, as in Lambda
     logging.getLogger("amibackup").setLevel(logging.WARNING)  # the timeline says it in words
     step("starting a moto server on 127.0.0.1 (the embedded default AWS)")
     with moto_server() as endpoint:

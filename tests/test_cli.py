@@ -7,8 +7,8 @@ import json
 import pytest
 
 from amibackup.cli import main
-from devkit.scenarios import DemoGroup, default_image
 from amibackup.runner.clients import Clients
+from devkit.scenarios import DemoGroup, default_image
 
 
 def test_next_shows_expression_description_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
