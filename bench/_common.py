@@ -78,4 +78,5 @@ def write_result(name: str, goal: str, met: bool | None, data: dict[str, Any]) -
     doc = {"benchmark": name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
            "machine": machine(), "code": code_state(), "goal": goal, "goal_met": met, **data}
     path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
     return path

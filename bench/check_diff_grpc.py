@@ -133,9 +133,8 @@ def main() -> None:
     print(f"Diff results (1 = none, 2 = some): {passes[0]['diff_changes']}")
     met = summary["per_resource_s"]["median"] < 0.005
     print(f"\nGoal: {GOAL}. Met: {met}")
-    path = write_result(NAME, GOAL, met, {"resources": args.resources, "passes": passes,
-                                          "summary": summary})
-    print(f"wrote {path.relative_to(path.parent.parent.parent)}")
+    write_result(NAME, GOAL, met, {"resources": args.resources, "passes": passes,
+                                   "summary": summary})
 
 
 if __name__ == "__main__":

@@ -216,10 +216,9 @@ def main() -> None:
                        for m in ("product", "naive"))] for k, r in results.items()]))
     met = {k: r["speedup_per_rep"]["median"] >= 4 for k, r in results.items()}
     print(f"\nGoal: {GOAL}. Met: " + ", ".join(f"{k}: {v}" for k, v in met.items()))
-    path = write_result(NAME, GOAL, all(met.values()), {
+    write_result(NAME, GOAL, all(met.values()), {
         "workers": teardown.WORKERS, "latency_ms": args.latency_ms,
         "goal_met_by_server": met, "servers": results})
-    print(f"wrote {path.relative_to(path.parent.parent.parent)}")
 
 
 if __name__ == "__main__":

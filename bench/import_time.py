@@ -110,12 +110,11 @@ def main() -> None:
         return [{"module": m, "self_ms": round(s / 1000, 1), "cumulative_ms": round(c / 1000, 1)}
                 for m, (s, c) in items]
 
-    path = write_result(NAME, GOAL, met, {
+    write_result(NAME, GOAL, met, {
         "reps": args.reps, "importtime_runs": args.importtime_runs, "seconds": summary, "beyond_pulumi_s": round(beyond, 5),
         "goal_met_direct": direct,
         "own_modules": rows(own), "top_level_beyond_pulumi": rows(top_level),
         "costliest_modules_beyond_pulumi": rows(pulled)})
-    print(f"wrote {path.relative_to(path.parent.parent.parent)}")
 
 
 if __name__ == "__main__":
