@@ -158,8 +158,11 @@ def scheduled_times(clients: Any, backup_id: str, ticks: int,
 def play_schedule(clients: Any, backup_id: str, ticks: int, start: datetime = T0
                   ) -> Iterator[tuple[datetime, dict[str, Any]]]:
     """Invoke the runner handler for each of the backup schedule's next `ticks` times after
-    `start`, as Scheduler would, the clock fast-forwarded; yield each time and the run's
-    summary as it goes.
+    `start`, as Scheduler would, one after the other without waiting for the time; yield
+    each time and the run's summary as it goes.
+
+    The handler makes its own clients from the environment, as in Lambda (point
+    AWS_ENDPOINT_URL at the local AWS); the run is named after the scheduled time.
     """
     from amibackup.runner.handler import handler  # sets up logging as Lambda's would
 
