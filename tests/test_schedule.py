@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from amibackup import schedule
 from amibackup.schedule import (
     FREQUENCIES,
     MIN_INTERVAL,
@@ -21,6 +20,7 @@ from amibackup.schedule import (
     min_interval,
     next_runs,
     resolve,
+    runs,
     to_eventbridge,
 )
 
@@ -102,7 +102,15 @@ CONVERSIONS: list[tuple[str, str]] = [
     ("0 0 * * 5-0", "cron(0 0 ? * 1,6,7 *)"),  # wrap-around, as croniter reads it
     ("0 0 * * 1,3,5", "cron(0 0 ? * 2,4,6 *)"),
     # steps
-    ("0 0 * * 1-5/2", "cron(0 0 ? * 2-6/2 *)"),
+    # EventBridge allows no '/' in day-of-week: steps become the days they mean
+    ("0 0 * * 1-5/2", "cron(0 0 ? * 2,4,6 *)"),
+    ("0 0 * * 0-5/2", "cron(0 0 ? * 1,3,5 *)"),
+    ("0 0 * * mon-fri/2", "cron(0 0 ? * 2,4,6 *)"),
+    ("cron(0 0 ? * MON-FRI/2 *)", "cron(0 0 ? * 2,4,6 *)"),
+    ("cron(0 0 ? * */2 *)", "cron(0 0 ? * 1,3,5,7 *)"),
+    # a step wider than its field (refused by EventBridge) becomes the one value it selects
+    ("5/60 */24 * * *", "cron(5 0 * * ? *)"),
+    ("cron(*/30 0/24 1/40 */13 ? 2030/300)", "cron(0/30 0 1 1 ? 2030)"),
     ("0 0 * * */2", "cron(0 0 ? * 1,3,5,7 *)"),
     ("0 0 * * 1-7/2", "cron(0 0 ? * 1,2,4,6 *)"),
     ("*/15 * * * 1-5", "cron(0/15 * ? * 2-6 *)"),
@@ -308,7 +316,7 @@ def test_day_by_day_evaluator_agrees_with_croniter(
     """The calendar logic behind min_interval (and LW previews) matches croniter."""
     start = datetime(2024, 1, 1, tzinfo=UTC)
     with_croniter = next_runs(expression, 40, start=start)
-    monkeypatch.setattr(schedule, "_to_croniter", lambda _c: None)
+    monkeypatch.setattr(runs, "_to_croniter", lambda _c: None)
     assert next_runs(expression, 40, start=start) == with_croniter
 
 

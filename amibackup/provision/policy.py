@@ -97,3 +97,60 @@ def scheduler_policy(scope: Scope) -> dict[str, Any]:
         {"Sid": "InvokeRunner", "Effect": "Allow", "Action": "lambda:InvokeFunction",
          "Resource": [scope.function_arn, f"{scope.function_arn}:*"]},
     ]}
+
+
+DEPLOYER_PREFIX = "amibackup-"  # every role, function and schedule name a backup makes
+ROLE_SERVICES = ["lambda.amazonaws.com", "scheduler.amazonaws.com"]
+
+
+def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str, Any]:
+    """Least privilege for the identity that creates, refreshes and deletes backups.
+
+    Names are scoped to the `amibackup-` prefix; roles may only be passed to Lambda and
+    Scheduler; images and snapshots are deleted only when they carry a backup's tag. Launch
+    templates are the one account-wide grant: the group's template is known only at create,
+    and delete restores it.
+    """
+    def arn(service: str, resource: str, in_region: bool = True, own: bool = True) -> str:
+        return (f"arn:{partition}:{service}:{region if in_region else ''}:"
+                f"{account if own else ''}:{resource}")
+
+    roles = arn("iam", f"role/{DEPLOYER_PREFIX}*", in_region=False)
+    tagged = {"Null": {f"aws:ResourceTag/{TAG_BACKUP}": "false"}}
+    return {"Version": VERSION, "Statement": [
+        {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # no resource types
+         "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeImages",
+                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules"]},
+        {"Sid": "Roles", "Effect": "Allow", "Resource": roles,
+         "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:ListRoleTags",
+                    "iam:TagRole", "iam:UntagRole"]},
+        {"Sid": "PassRolesToRunnerAndSchedule", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": roles,
+         "Condition": {"StringEquals": {"iam:PassedToService": ROLE_SERVICES}}},
+        {"Sid": "Function", "Effect": "Allow",
+         "Resource": arn("lambda", f"function:{DEPLOYER_PREFIX}*"),
+         "Action": ["lambda:CreateFunction", "lambda:GetFunction", "lambda:UpdateFunctionCode",
+                    "lambda:PutFunctionConcurrency", "lambda:DeleteFunction",
+                    "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"]},
+        {"Sid": "Schedule", "Effect": "Allow",
+         "Resource": arn("scheduler", f"schedule/default/{DEPLOYER_PREFIX}*"),
+         "Action": ["scheduler:CreateSchedule", "scheduler:UpdateSchedule",
+                    "scheduler:GetSchedule", "scheduler:DeleteSchedule"]},
+        {"Sid": "RunnerLogs", "Effect": "Allow", "Action": "logs:DeleteLogGroup",
+         "Resource": arn("logs", f"log-group:/aws/lambda/{DEPLOYER_PREFIX}*")},
+        {"Sid": "RunLockAtDelete", "Effect": "Allow",
+         "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"],
+         "Resource": arn("ssm", "parameter/amibackup/*")},
+        {"Sid": "DeleteBackupImages", "Effect": "Allow", "Condition": tagged,
+         "Action": ["ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:CreateTags"],
+         "Resource": [arn("ec2", "image/*", own=False), arn("ec2", "snapshot/*", own=False)]},
+        {"Sid": "RestoreGroupTemplate", "Effect": "Allow",
+         "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
+         "Resource": arn("ec2", "launch-template/*")},
+    ]}
+
+
+def deployer_policy_json(partition: str = "aws", account: str = "*", region: str = "*") -> str:
+    """The rendering checked in as policies/deployer.json (any account and region)."""
+    return json.dumps(deployer_policy(partition, account, region), indent=2) + "\n"

@@ -1,0 +1,161 @@
+"""IAM enforced on the local AWS: calls made inside `enforce(policy)` must be allowed by it.
+
+moto enforces nothing by default, and its optional enforcement compares EC2 calls against
+resource `*`, so resource-scoped statements never match. Here every botocore client made
+inside the block (in-process `mock_aws` or a moto server alike, also the clients that
+`amibackup.runner.handler.handler` makes for itself) checks each call before it is sent:
+the authorizations `iam_requests` derives from the Service Authorization Reference are
+evaluated against the policy with `iam_policy`, current resource tags read from the local
+AWS. A denied call raises the ClientError AWS answers: `UnauthorizedOperation` from EC2,
+`AccessDenied` from the query-protocol services (IAM, STS, Auto Scaling) and
+`AccessDeniedException` from the JSON ones (Lambda, Scheduler, SSM, Logs).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from devkit.localaws.iam_policy import Decision, Request, evaluate
+from devkit.localaws.iam_requests import Where, authorizations
+
+_LOOKUP_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
+_active = threading.Lock()
+
+
+@dataclass
+class Enforcer:
+    """The policy in force and what it decided, for tests to inspect."""
+
+    policy: Mapping[str, Any]
+    principal: str
+    access_key_id: str | None = None
+    decisions: list[tuple[Request, Decision]] = field(default_factory=list)
+
+    def denied(self) -> list[Request]:
+        return [r for r, d in self.decisions if not d.allowed]
+
+    def used_statements(self) -> set[str]:
+        return {str(d.statement) for _, d in self.decisions if d.allowed}
+
+
+def error_code(service: str, protocol: str) -> str:
+    if service == "ec2":
+        return "UnauthorizedOperation"
+    return "AccessDenied" if protocol == "query" else "AccessDeniedException"
+
+
+def denial_message(principal: str, request: Request, decision: Decision) -> str:
+    """AWS's wording, which names the action, the resource and why."""
+    why = ("with an explicit deny in an identity-based policy" if decision.effect ==
+           "ExplicitDeny" else f"because no identity-based policy allows the "
+           f"{request.action} action")
+    return (f"User: {principal} is not authorized to perform: {request.action} on resource: "
+            f"{request.resource} {why}")
+
+
+class _Lookups:
+    """Unenforced reads of the local AWS through the same session and endpoint."""
+
+    def __init__(self, create: Any, session: Any, client: Any) -> None:
+        self._create, self._session, self._client = create, session, client
+        self._made: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._made:
+            endpoint = self._client.meta.endpoint_url \
+                if service == self._client.meta.service_model.service_name else None
+            self._made[service] = self._create(
+                self._session, service, region_name=self._client.meta.region_name,
+                endpoint_url=endpoint, config=_LOOKUP_CONFIG)
+        return self._made[service]
+
+    def ec2_tags(self, resource_id: str) -> dict[str, str]:
+        found = self.client("ec2").describe_tags(
+            Filters=[{"Name": "resource-id", "Values": [resource_id]}])["Tags"]
+        return {t["Key"]: t["Value"] for t in found}
+
+    def template_id(self, name: str) -> str:
+        try:
+            found = self.client("ec2").describe_launch_templates(LaunchTemplateNames=[name])
+        except ClientError:
+            return f"lt-unknown-{name}"
+        return str(found["LaunchTemplates"][0]["LaunchTemplateId"])
+
+    def function_tags(self, arn: str) -> dict[str, str]:
+        try:
+            return dict(self.client("lambda").list_tags(Resource=arn).get("Tags", {}))
+        except ClientError:
+            return {}  # no such function: Lambda answers that, not IAM
+
+    def where(self) -> Where:
+        arn = self.client("sts").get_caller_identity()["Arn"]
+        partition, account = arn.split(":")[1], arn.split(":")[4]
+        return Where(partition, account, self._client.meta.region_name, self.ec2_tags,
+                     self.template_id, self.function_tags)
+
+
+def _access_key(session: Any) -> str | None:
+    credentials = session.get_credentials()
+    return credentials.access_key if credentials is not None else None
+
+
+def _checker(enforcer: Enforcer, client: Any, lookups: _Lookups) -> Any:
+    service_model = client.meta.service_model
+    service = service_model.service_name
+    prefix = service_model.signing_name if service != "ec2" else "ec2"
+    where: list[Where] = []
+
+    def check(params: Mapping[str, Any], model: Any, **_: Any) -> None:
+        if not where:
+            where.append(lookups.where())
+        for request in authorizations(prefix, model.name, params, where[0]):
+            decision = evaluate(enforcer.policy, request)
+            enforcer.decisions.append((request, decision))
+            if decision.allowed:
+                continue
+            code = error_code(service, service_model.protocol)
+            response = {"Error": {"Code": code, "Message": denial_message(
+                enforcer.principal, request, decision)},
+                "ResponseMetadata": {"HTTPStatusCode": 403}}
+            raise client.exceptions.from_code(code)(response, model.name)
+
+    return check
+
+
+@contextmanager
+def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::123456789012:"
+            "assumed-role/amibackup-enforced/local", access_key_id: str | None = None
+            ) -> Iterator[Enforcer]:
+    """Check every call of every client made in the block against `policy`.
+
+    With `access_key_id`, only clients signing with that key are checked (a second identity
+    in the same test stays unrestricted). Clients made before the block are not checked.
+    """
+    if not _active.acquire(blocking=False):
+        raise RuntimeError("enforce() is already active; nest identities with access_key_id")
+    enforcer = Enforcer(policy, principal, access_key_id)
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, service_name, *args, **kwargs)
+        key = kwargs.get("aws_access_key_id") or _access_key(self)
+        if access_key_id is None or key == access_key_id:
+            lookups = _Lookups(original, self, client)
+            client.meta.events.register("before-parameter-build",
+                                        _checker(enforcer, client, lookups))
+        return client
+
+    botocore.session.Session.create_client = create_client
+    try:
+        yield enforcer
+    finally:
+        botocore.session.Session.create_client = original
+        _active.release()

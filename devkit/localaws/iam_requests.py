@@ -1,0 +1,204 @@
+"""What AWS authorizes for one API call: actions, resource ARNs and condition keys.
+
+Each entry follows the Service Authorization Reference ("Actions, resources, and condition
+keys for Amazon EC2 / AWS Lambda / IAM / EventBridge Scheduler / Systems Manager / CloudWatch
+Logs / Auto Scaling"): the resource types an action lists, the ARN format of each, and the
+extra authorizations AWS makes for the same call (CreateImage with tag specifications also
+authorizes `ec2:CreateTags` with `ec2:CreateAction`; CreateFunction and CreateSchedule pass
+a role, so `iam:PassRole` with `iam:PassedToService`; CreateRole with tags needs
+`iam:TagRole`; CreateFunction with tags needs `lambda:TagResource`, and GetFunction of a
+tagged function `lambda:ListTags`: Lambda Developer Guide, "Using tags on Lambda functions").
+
+An operation not listed here raises `Unmapped`: extend the table from the reference rather
+than letting a call through unchecked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from devkit.localaws.iam_policy import Request
+
+# Actions whose only resource type is "*" in the Service Authorization Reference.
+STAR_ONLY = frozenset({
+    "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
+    "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeTags",
+    "autoscaling:DescribeAutoScalingGroups", "scheduler:ListSchedules",
+    "lambda:ListFunctions", "ssm:DescribeParameters",
+})
+# Needs no permission at all ("GetCallerIdentity": "No permissions are required").
+UNAUTHORIZED_OK = frozenset({"sts:GetCallerIdentity"})
+
+EC2_KINDS = {"i": "instance", "ami": "image", "snap": "snapshot", "lt": "launch-template",
+             "vol": "volume"}
+EC2_SHARED = {"image", "snapshot"}  # ARNs without an account field
+
+
+class Unmapped(LookupError):
+    """The table has no entry for this operation: add one from the reference."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """The caller's partition, account and region, and how to read the local AWS's state."""
+
+    partition: str
+    account: str
+    region: str
+    ec2_tags: Callable[[str], dict[str, str]]  # resource id -> its current tags
+    template_id: Callable[[str], str]  # launch template name -> its id
+    function_tags: Callable[[str], dict[str, str]] = field(default=lambda arn: {})
+
+    def arn(self, service: str, resource: str, region: bool = True, account: bool = True
+            ) -> str:
+        return (f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+                f"{self.account if account else ''}:{resource}")
+
+    def ec2(self, resource_id: str) -> str:
+        kind = EC2_KINDS.get(resource_id.split("-", 1)[0])
+        if kind is None:
+            raise Unmapped(f"EC2 resource {resource_id!r}: unknown kind, add it to EC2_KINDS")
+        return self.arn("ec2", f"{kind}/{resource_id}", account=kind not in EC2_SHARED)
+
+
+def tag_context(prefix: str, tags: Mapping[str, str]) -> dict[str, list[str]]:
+    """`aws:RequestTag/K` (with `aws:TagKeys`) or `aws:ResourceTag/K` keys for `tags`."""
+    context = {f"aws:{prefix}/{k}": [v] for k, v in tags.items()}
+    if prefix == "RequestTag" and tags:
+        context["aws:TagKeys"] = list(tags)
+    if prefix == "ResourceTag":
+        context.update({f"ec2:ResourceTag/{k}": [v] for k, v in tags.items()})
+    return context
+
+
+def _tags(items: Any) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def _spec_tags(params: Mapping[str, Any], kind: str) -> dict[str, str] | None:
+    specs = [s for s in params.get("TagSpecifications", []) if s.get("ResourceType") == kind]
+    return _tags(specs[0].get("Tags")) if specs else None
+
+
+def _ec2(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    def existing(action: str, resource_id: str, **extra: list[str]) -> Request:
+        context = {**tag_context("ResourceTag", where.ec2_tags(resource_id)), **extra}
+        return Request(action, where.ec2(resource_id), context)
+
+    if op == "CreateImage":
+        made = [existing("ec2:CreateImage", params["InstanceId"])]
+        for kind in ("image", "snapshot"):
+            tags = _spec_tags(params, kind) or {}
+            arn = where.arn("ec2", f"{kind}/*", account=False)
+            made.append(Request("ec2:CreateImage", arn, tag_context("RequestTag", tags)))
+            if _spec_tags(params, kind) is not None:
+                made.append(Request("ec2:CreateTags", arn, {
+                    **tag_context("RequestTag", tags), "ec2:CreateAction": ["CreateImage"]}))
+        return made
+    if op in ("CreateTags", "DeleteTags"):
+        request_tags = tag_context("RequestTag", _tags(params.get("Tags")))
+        return [existing(f"ec2:{op}", rid, **request_tags) for rid in params["Resources"]]
+    if op == "DeregisterImage":
+        return [existing("ec2:DeregisterImage", params["ImageId"])]
+    if op == "DeleteSnapshot":
+        return [existing("ec2:DeleteSnapshot", params["SnapshotId"])]
+    if op in ("CreateLaunchTemplateVersion", "ModifyLaunchTemplate", "DeleteLaunchTemplate"):
+        template = params.get("LaunchTemplateId") or where.template_id(
+            params["LaunchTemplateName"])
+        return [existing(f"ec2:{op}", template)]
+    raise Unmapped(f"ec2:{op}")
+
+
+def _function_arn(where: Where, name: str) -> str:
+    return name if name.startswith("arn:") else where.arn("lambda", f"function:{name}")
+
+
+def _role_arn(where: Where, name: str, path: str = "/") -> str:
+    return where.arn("iam", f"role{path}{name}", region=False)
+
+
+def _pass_role(role_arn: str, service: str) -> Request:
+    return Request("iam:PassRole", role_arn, {"iam:PassedToService": [service]})
+
+
+def _lambda(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    if op in ("ListTags", "TagResource", "UntagResource"):
+        arn = _function_arn(where, params["Resource"])
+        return [Request(f"lambda:{op}", arn, tag_context("RequestTag", params.get("Tags", {})))]
+    arn = _function_arn(where, params["FunctionName"])
+    if op == "CreateFunction":
+        tags = dict(params.get("Tags") or {})
+        made = [Request("lambda:CreateFunction", arn, tag_context("RequestTag", tags)),
+                _pass_role(params["Role"], "lambda.amazonaws.com")]
+        if tags:
+            made.append(Request("lambda:TagResource", arn, tag_context("RequestTag", tags)))
+        return made
+    if op == "GetFunction" and where.function_tags(arn):  # it returns the tags too
+        return [Request("lambda:GetFunction", arn), Request("lambda:ListTags", arn)]
+    if op in ("GetFunction", "GetFunctionConfiguration", "UpdateFunctionCode", "DeleteFunction",
+              "PutFunctionConcurrency", "DeleteFunctionConcurrency", "GetFunctionConcurrency"):
+        return [Request(f"lambda:{op}", arn)]
+    raise Unmapped(f"lambda:{op}")
+
+
+def _iam(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    if "RoleName" not in params:
+        raise Unmapped(f"iam:{op}")
+    arn = _role_arn(where, params["RoleName"], params.get("Path", "/"))
+    tags = tag_context("RequestTag", _tags(params.get("Tags")))
+    if op == "CreateRole":
+        made = [Request("iam:CreateRole", arn, tags)]
+        return made + ([Request("iam:TagRole", arn, tags)] if params.get("Tags") else [])
+    if op == "UntagRole":
+        return [Request("iam:UntagRole", arn, {"aws:TagKeys": list(params["TagKeys"])})]
+    if op in ("GetRole", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy",
+              "ListRolePolicies", "ListRoleTags", "TagRole", "ListAttachedRolePolicies"):
+        return [Request(f"iam:{op}", arn, tags)]
+    raise Unmapped(f"iam:{op}")
+
+
+def _scheduler(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    group = params.get("GroupName") or "default"
+    arn = where.arn("scheduler", f"schedule/{group}/{params['Name']}")
+    if op in ("CreateSchedule", "UpdateSchedule"):
+        return [Request(f"scheduler:{op}", arn),
+                _pass_role(params["Target"]["RoleArn"], "scheduler.amazonaws.com")]
+    if op in ("GetSchedule", "DeleteSchedule"):
+        return [Request(f"scheduler:{op}", arn)]
+    raise Unmapped(f"scheduler:{op}")
+
+
+def _ssm(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    if op not in ("PutParameter", "GetParameter", "DeleteParameter"):
+        raise Unmapped(f"ssm:{op}")
+    name = params["Name"]
+    return [Request(f"ssm:{op}", where.arn("ssm", f"parameter/{name.lstrip('/')}"))]
+
+
+def _logs(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    if op not in ("CreateLogGroup", "DeleteLogGroup", "CreateLogStream", "PutLogEvents"):
+        raise Unmapped(f"logs:{op}")
+    group = params["logGroupName"]
+    stream = f":log-stream:{params['logStreamName']}" if "logStreamName" in params else ""
+    return [Request(f"logs:{op}", where.arn("logs", f"log-group:{group}{stream}"))]
+
+
+SERVICES: dict[str, Callable[[str, Mapping[str, Any], Where], list[Request]]] = {
+    "ec2": _ec2, "lambda": _lambda, "iam": _iam, "scheduler": _scheduler, "ssm": _ssm,
+    "logs": _logs,
+}
+
+
+def authorizations(service: str, op: str, params: Mapping[str, Any], where: Where
+                   ) -> list[Request]:
+    """Every authorization AWS makes for `service.op(**params)`; all must be allowed."""
+    action = f"{service}:{op}"
+    if action in UNAUTHORIZED_OK:
+        return []
+    if action in STAR_ONLY:
+        return [Request(action, "*")]
+    if service not in SERVICES:
+        raise Unmapped(action)
+    return SERVICES[service](op, params, where)
