@@ -17,7 +17,6 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from amibackup.local.seed import DemoGroup, create_group, default_image, group_instances
 from amibackup.provision import backup
 from amibackup.provision.policy import (
     Scope,
@@ -33,6 +32,7 @@ from amibackup.spec import normalise
 from devkit.localaws.iam_enforce import enforce
 from devkit.localaws.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, evaluate
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
+from devkit.scenarios import DemoGroup, create_group, default_image, group_instances
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 T0 = datetime(2026, 11, 5, tzinfo=UTC)
