@@ -17,25 +17,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 
-FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1"}
-
 
 def ensure_paths() -> None:
-    """Make `amibackup` and `tests.harness` importable when run as `python bench/x.py`."""
+    """Make `amibackup`, `devkit` and `tests.support` importable as `python bench/x.py`."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 
 
 def fake_aws_env(endpoint: str | None = None) -> None:
     """Fake credentials only, so nothing can reach a real account."""
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
-    os.environ.update(FAKE_AWS)
-    if endpoint:
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-    else:
-        os.environ.pop("AWS_ENDPOINT_URL", None)
+    ensure_paths()
+    from devkit.scenarios import use_fake_credentials
+
+    use_fake_credentials(endpoint)
 
 
 def stats(values: list[float], digits: int = 4) -> dict[str, Any]:
@@ -85,4 +79,5 @@ def write_result(name: str, goal: str, met: bool | None, data: dict[str, Any]) -
     doc = {"benchmark": name, "date": datetime.now(UTC).isoformat(timespec="seconds"),
            "machine": machine(), "code": code_state(), "goal": goal, "goal_met": met, **data}
     path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
     return path

@@ -1,6 +1,6 @@
 """Check + Diff through gRPC, as the engine drives a preview, for 200 distinct resources.
 
-Uses tests/harness.py: a `python -m pulumi.dynamic` provider process and a gRPC client.
+Uses tests/support/harness.py: a `python -m pulumi.dynamic` provider process and a gRPC client.
 Each pass starts a fresh provider process, warms it with 20 other resources (imports,
 first boto3 session), then times Check then Diff for 200 distinct input sets against
 plausible olds (a created resource's outputs; about a third unchanged, a third updated
@@ -17,13 +17,14 @@ import statistics
 import time
 from typing import Any
 
-from _common import FAKE_AWS, ensure_paths, fake_aws_env, fmt, stats, table, write_result
+from _common import ensure_paths, fake_aws_env, fmt, stats, table, write_result
 
 ensure_paths()
 
 from amibackup import spec
 from amibackup.provision.package import code_sha256
-from tests.harness import ProviderClient, from_struct, provider_process, to_struct
+from devkit.localaws.server import FAKE_CREDENTIALS
+from tests.support.harness import ProviderClient, from_struct, provider_process, to_struct
 
 NAME = "check_diff_grpc"
 GOAL = "Check + Diff through gRPC under 5 ms per resource"
@@ -92,7 +93,7 @@ def serialization_cost(client: ProviderClient, cases: list[tuple[int, dict[str, 
 
 
 def run_pass(count: int) -> dict[str, Any]:
-    env = {**FAKE_AWS, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # Check/Diff call no AWS
+    env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # Check/Diff call no AWS
     cases = [(i, olds_for(i, inputs(i))) for i in range(count)]
     warm = [(i, olds_for(i, inputs(i))) for i in range(10_000, 10_020)]
     with provider_process(env) as client:
@@ -132,9 +133,8 @@ def main() -> None:
     print(f"Diff results (1 = none, 2 = some): {passes[0]['diff_changes']}")
     met = summary["per_resource_s"]["median"] < 0.005
     print(f"\nGoal: {GOAL}. Met: {met}")
-    path = write_result(NAME, GOAL, met, {"resources": args.resources, "passes": passes,
-                                          "summary": summary})
-    print(f"wrote {path.relative_to(path.parent.parent.parent)}")
+    write_result(NAME, GOAL, met, {"resources": args.resources, "passes": passes,
+                                   "summary": summary})
 
 
 if __name__ == "__main__":

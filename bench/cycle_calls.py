@@ -16,7 +16,7 @@ import argparse
 import logging
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from _common import ensure_paths, fake_aws_env, fmt, stats, table, write_result
@@ -26,17 +26,16 @@ ensure_paths()
 import boto3
 from moto import mock_aws
 
-from amibackup.local.seed import create_group
 from amibackup.runner import plan
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
+from devkit.scenarios import T0, create_group, hourly_job
 
 NAME = "cycle_calls"
 GOAL = "constant across group sizes and image counts, at most 10 calls per cycle"
 REGION = "us-east-1"
 BACKUP = "bench-backup"
 RETENTION = 3
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
 MEASURED = 3  # steady-state cycles measured per scenario
 
 
@@ -60,8 +59,7 @@ def counted_clients() -> tuple[Clients, CallCounter]:
 
 
 def job(n: int, retention: int) -> Job:
-    return Job(BACKUP, "web", retention=retention, tag_snapshots=False, wait_delay=1,
-               scheduled_time=(T0 + timedelta(hours=n)).isoformat())
+    return hourly_job(n, "web", BACKUP, retention)
 
 
 def cycle(clients: Clients, n: int, retention: int = RETENTION) -> Any:
@@ -167,11 +165,10 @@ def main() -> None:
     met = constant and worst <= 10
     print(f"\nGoal: {GOAL}. Constant: {constant}; calls per cycle: {worst} "
           f"({worst - lock_calls} without the {lock_calls} SSM lock calls). Met: {met}")
-    path = write_result(NAME, GOAL, met, {
+    write_result(NAME, GOAL, met, {
         "constant_across_matrix": constant, "max_calls_matrix": worst,
         "lock_calls": lock_calls,
         "matrix": matrix, "own_images": own})
-    print(f"wrote {path.relative_to(path.parent.parent.parent)}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Against a moto server: each repetition resets it, makes 500 images of one backup
 snapshot each) and times one method; the other method gets an identical fresh set in
 the same repetition (order alternates). Two servers are measured:
 
-* `inproc`: `amibackup.local.moto_server.moto_server()`, a ThreadedMotoServer in THIS
+* `inproc`: `devkit.localaws.server.moto_server()`, a ThreadedMotoServer in THIS
   process, so server and boto3 threads share one GIL;
 * `subprocess`: `python -m moto.server` in its own process (own GIL), still one
   Python process serving every request;
@@ -37,12 +37,12 @@ from _common import ensure_paths, fake_aws_env, fmt, stats, table, write_result
 
 ensure_paths()
 
-from amibackup.local.moto_server import moto_server, reset
-from amibackup.local.seed import EMULATOR_AMI
 from amibackup.provision import teardown
 from amibackup.runner import plan
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images
+from devkit.localaws.server import moto_server, reset
+from devkit.scenarios import EMULATOR_AMI, leftovers
 
 NAME = "delete_500"
 GOAL = "teardown.delete_images at least 4x faster than a one-at-a-time loop (500 images)"
@@ -133,12 +133,6 @@ def product(ec2: Any, images: list[plan.Image]) -> None:
     assert len(result.deregistered) == len(images) and not result.warnings, result.warnings[:3]
 
 
-def leftovers(ec2: Any, images: list[plan.Image]) -> int:
-    snaps = {s for i in images for s in i.snapshot_ids}
-    live = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
-    return len(backup_images(ec2, images[0].tags[plan.TAG_BACKUP])) + len(snaps & live)
-
-
 def measure(endpoint: str, server_pid: int | None, count: int, reps: int, pool: PoolWarnings
             ) -> dict[str, Any]:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -153,7 +147,8 @@ def measure(endpoint: str, server_pid: int | None, count: int, reps: int, pool: 
         order = ["product", "naive"] if rep % 2 == 0 else ["naive", "product"]
         for method in order:
             reset(endpoint)
-            ec2 = Clients("us-east-1")("ec2")
+            clients = Clients("us-east-1")
+            ec2 = clients("ec2")
             start = time.perf_counter()
             images = seed(ec2, f"bench-{method}-{rep}", count)
             seed_s.append(time.perf_counter() - start)
@@ -167,8 +162,9 @@ def measure(endpoint: str, server_pid: int | None, count: int, reps: int, pool: 
                 server_cpu[method].append(process_cpu(server_pid) - cpu0[1])
             if method == "product":
                 pool_warnings.append(pool.count)
-            left = leftovers(ec2, images)
-            assert left == 0, f"{method} left {left} images/snapshots"
+            left = leftovers(clients, images[0].tags[plan.TAG_BACKUP],
+                             {s for i in images for s in i.snapshot_ids})
+            assert not left.images and not left.snapshots, f"{method} left {left}"
             print(f"    rep {rep + 1} {method:<7} {times[method][-1]:6.2f}s", flush=True)
     speedups = [n / p for n, p in zip(times["naive"], times["product"], strict=True)]
     return {"images": count, "reps": reps, "product_s": stats(times["product"], 3),
@@ -220,10 +216,9 @@ def main() -> None:
                        for m in ("product", "naive"))] for k, r in results.items()]))
     met = {k: r["speedup_per_rep"]["median"] >= 4 for k, r in results.items()}
     print(f"\nGoal: {GOAL}. Met: " + ", ".join(f"{k}: {v}" for k, v in met.items()))
-    path = write_result(NAME, GOAL, all(met.values()), {
+    write_result(NAME, GOAL, all(met.values()), {
         "workers": teardown.WORKERS, "latency_ms": args.latency_ms,
         "goal_met_by_server": met, "servers": results})
-    print(f"wrote {path.relative_to(path.parent.parent.parent)}")
 
 
 if __name__ == "__main__":

@@ -8,23 +8,26 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from amibackup.local.moto_server import FAKE_CREDENTIALS, moto_server
-from amibackup.local.seed import DemoGroup, create_group
 from amibackup.runner.clients import Clients
-from tests.harness import ProviderClient, provider_process
+from devkit.localaws.server import FAKE_CREDENTIALS, moto_server, reset
+from devkit.scenarios import DemoGroup, create_group, fake_credentials
+from tests.support.harness import ProviderClient, provider_process
 
 REGION = "us-east-1"
+
+
+def _fake_aws(monkeypatch: pytest.MonkeyPatch, endpoint: str | None = None) -> None:
+    for key, value in fake_credentials(endpoint).items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
 
 
 @pytest.fixture(autouse=True)
 def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials so nothing can reach a real account."""
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    _fake_aws(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,14 @@ def endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1 for a module's tests (reset it per test where needed)."""
     with moto_server() as url:
         yield url
+
+
+@pytest.fixture
+def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
+    """Clients of the module's moto server, emptied for this test (boto3 pointed at it)."""
+    reset(endpoint)
+    _fake_aws(monkeypatch, endpoint)
+    return Clients(REGION)
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +54,17 @@ def provider(endpoint: str) -> Iterator[ProviderClient]:
 
 @pytest.fixture
 def clients() -> Iterator[Clients]:
+    """Clients of moto in-process, fresh for this test."""
     with mock_aws():
         yield Clients(REGION)
 
 
 @pytest.fixture
-def group(clients: Clients) -> DemoGroup:
-    return create_group(clients, "web", size=2)
+def group(request: pytest.FixtureRequest) -> DemoGroup:
+    """The group "web" (two instances) in the AWS the test uses: the moto server when the
+    test asks for `aws`, else moto in-process (`clients`)."""
+    source = "aws" if "aws" in request.fixturenames else "clients"
+    return create_group(request.getfixturevalue(source), "web", size=2)
 
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from amibackup.runner.clients import Clients
-from tests.harness import ProviderClient
+from tests.support.harness import ProviderClient
 
 BASE: dict[str, Any] = {"backup_name": "b", "group_name": "web"}
 

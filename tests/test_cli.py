@@ -11,8 +11,8 @@ import pytest
 
 from amibackup import __version__
 from amibackup.cli import main
-from amibackup.local.seed import DemoGroup, default_image
 from amibackup.runner.clients import Clients
+from devkit.scenarios import DemoGroup, default_image
 
 
 def test_next_shows_expression_description_and_runs(capsys: pytest.CaptureFixture[str]) -> None:

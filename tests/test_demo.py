@@ -1,4 +1,4 @@
-"""The README's main job, the demo, end to end (moto server + real engine)."""
+"""The README's main job, `python -m devkit.demo`, end to end (moto server + real engine)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-# The demo is dev tooling, no longer an `amibackup` subcommand (the dev kit runs it).
-DEMO = "import sys; from amibackup.local import demo; sys.exit(demo.run(ticks=int(sys.argv[1])))"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_runs_and_leaves_nothing_behind() -> None:
@@ -18,7 +18,7 @@ def test_demo_runs_and_leaves_nothing_behind() -> None:
             os.environ.get("AMIBACKUP_REQUIRE_ENGINE") != "1":
         pytest.skip("no Pulumi engine, and no Go to build one")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    out = subprocess.run([sys.executable, "-c", DEMO, "4"],
+    out = subprocess.run([sys.executable, "-m", "devkit.demo", "--ticks", "4"], cwd=ROOT,
                          capture_output=True, text=True, env=env, timeout=900, check=False)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout
@@ -27,4 +27,5 @@ def test_demo_runs_and_leaves_nothing_behind() -> None:
     assert "skipped: manual change" in text
     assert "has a problem: persistence: root_volume persistence makes the group stateful" in text
     assert "images of the backup left: 0; their snapshots left: 0" in text
+    assert "its schedules, functions and roles left: 0" in text
     assert "(exists: True)" in text

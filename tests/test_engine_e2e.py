@@ -12,17 +12,14 @@ from typing import Any
 
 import pytest
 
-from amibackup.local.moto_server import FAKE_CREDENTIALS, reset
-from amibackup.local.seed import DemoGroup, create_group, default_image
-from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import Job, backup_images, run_cycle
+from devkit.scenarios import Leftovers, backup_snapshots, default_image, images_made, leftovers
 
 auto = pytest.importorskip("pulumi.automation")
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Any:
-    from amibackup.local.engine import local_engine
+    from devkit.engine import local_engine
 
     try:
         return local_engine(tmp_path_factory.mktemp("engine"), endpoint)
@@ -32,32 +29,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Any:
         pytest.skip(f"no Pulumi engine: {err}")
 
 
-@pytest.fixture
-def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
-    reset(endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    return Clients("us-east-1")
-
-
-@pytest.fixture
-def group(aws: Clients) -> DemoGroup:
-    return create_group(aws, "web", size=2)
-
-
 def backup(**overrides: Any) -> dict[str, Any]:
     return {"name": "web-backup", "group_name": "web", "frequency": "hourly", **overrides}
-
-
-def play(aws: Clients, backup_id: str, ticks: int) -> list[str | None]:
-    target = aws("scheduler").get_schedule(Name=f"amibackup-{backup_id}")["Target"]
-    made = []
-    for n in range(ticks):
-        event = json.loads(target["Input"].replace("<aws.scheduler.scheduled-time>",
-                                                   f"2026-11-02T{n:02d}:00:00Z"))
-        made.append(run_cycle(Job.from_event(event), aws).created)
-    return made
 
 
 def test_preview_refuses_a_stateful_group(engine, aws, group):
@@ -91,7 +64,7 @@ def test_up_again_update_refresh(engine, aws, group):
         "ScheduleExpression"] == "cron(0/15 * * * ? *)"
 
     assert stack.refresh().summary.resource_changes == {"same": 2}  # nothing drifted
-    made = play(aws, out["backup_id"], 2)
+    made = images_made(aws, out["backup_id"], 2)
     # Refresh records the live images (outputs only); then it is clean, and no input drifted.
     stack.refresh()
     assert stack.export_stack().deployment["resources"][-1]["outputs"]["latest_image_id"] == \
@@ -106,17 +79,12 @@ def test_destroy_leaves_nothing_and_a_live_template(engine, aws, group, persiste
     stack = engine.stack("destroy", [backup(persistence=persistence, retention=2)])
     out = stack.up().outputs["web-backup"].value
     ec2 = aws("ec2")
-    made = play(aws, out["backup_id"], 3)
-    snapshots = {s for i in backup_images(ec2, out["backup_id"]) for s in i.snapshot_ids}
+    made = images_made(aws, out["backup_id"], 3)
+    snapshots = backup_snapshots(aws, out["backup_id"])
     assert default_image(ec2, group.template_id) == made[-1] and len(snapshots) == 2
 
     assert stack.destroy().summary.resource_changes == {"delete": 2}
-    assert backup_images(ec2, out["backup_id"]) == []
-    left = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
-    assert not snapshots & left
-    assert not aws("lambda").list_functions()["Functions"]
-    assert not aws("scheduler").list_schedules()["Schedules"]
-    assert not [r for r in aws("iam").list_roles()["Roles"] if out["backup_id"] in r["RoleName"]]
+    assert leftovers(aws, snapshots=snapshots) == Leftovers()  # of this or any backup
     launched = default_image(ec2, group.template_id)
     assert launched == group.base_image
     assert ec2.describe_images(ImageIds=[launched])["Images"][0]["State"] == "available"

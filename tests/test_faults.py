@@ -1,6 +1,6 @@
 """Faults: throttling and 5xx injected into AWS calls, kills and races.
 
-Every fault is served before the call reaches moto (see tests/faults.py); the product's
+Every fault is served before the call reaches moto (see tests/support/faults.py); the product's
 adaptive retries must absorb transient ones, and a persistent one must leave nothing
 orphaned and no image the group needs deleted, with a re-run finishing the job.
 """
@@ -8,7 +8,6 @@ orphaned and no image the group needs deleted, with a re-run finishing the job.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from amibackup.local.seed import DemoGroup, create_group, default_image
 from amibackup.names import Names
 from amibackup.provision import backup
 from amibackup.provision.errors import ProvisionError
@@ -27,7 +25,16 @@ from amibackup.runner.cycle import Job, backup_images, run_cycle
 from amibackup.runner.handler import handler
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
-from tests.faults import Faults, faulty_clients
+from devkit.scenarios import (
+    DemoGroup,
+    Leftovers,
+    create_group,
+    default_image,
+    hourly_job,
+    leftovers,
+    runs_at_once,
+)
+from tests.support.faults import Faults, faulty_clients
 
 T0 = datetime(2026, 11, 3, tzinfo=UTC)
 RETRIES = 4  # botocore's max_attempts counts retries: 5 attempts in all
@@ -46,8 +53,7 @@ def group(aws: tuple[Clients, Faults]) -> DemoGroup:
 
 
 def job(n: int, retention: int = 3) -> Job:
-    return Job("b1", "web", retention=retention, tag_snapshots=False, wait_delay=1,
-               scheduled_time=(T0 + timedelta(hours=n)).isoformat())
+    return hourly_job(n, retention=retention, start=T0)
 
 
 def image_ok(clients: Clients, image_id: str) -> bool:
@@ -138,41 +144,17 @@ def _expire_lease(clients: Clients) -> None:
                                  Value=json.dumps({"owner": "dead", "expires": 0}))
 
 
-def test_two_handler_invocations_at_once_make_one_image(aws, group, monkeypatch):
-    barrier = threading.Barrier(2)
-    real_acquire = lock.acquire
-
-    def together(*args: Any, **kwargs: Any) -> None:
-        try:
-            return real_acquire(*args, **kwargs)
-        finally:
-            barrier.wait(timeout=10)
-
-    monkeypatch.setattr(lock, "acquire", together)
+def test_two_handler_invocations_at_once_make_one_image(aws, group):
     event = {"backup_id": "b1", "group_name": "web", "tag_snapshots": False,
              "scheduled_time": T0.isoformat()}
-    results: list[dict[str, Any]] = []
-    threads = [threading.Thread(target=lambda: results.append(handler(dict(event))))
-               for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert len(results) == 2 and len([r for r in results if r["created"]]) == 1
+    results = runs_at_once(lambda: handler(dict(event)), lambda: handler(dict(event)))
+    assert len([r for r in results if r["created"]]) == 1
     assert len(backup_images(Clients("us-east-1")("ec2"), "b1")) == 1
 
 
 def props(**overrides: Any) -> BackupSpec:
     return BackupSpec.from_props(
         normalise({"backup_name": "web-backup", "group_name": "web", **overrides}))
-
-
-def _ours(clients: Clients) -> dict[str, list[str]]:
-    roles = sorted(r["RoleName"] for r in clients("iam").list_roles()["Roles"]
-                   if r["RoleName"].startswith("amibackup-"))
-    functions = [f["FunctionName"] for f in clients("lambda").list_functions()["Functions"]]
-    schedules = [s["Name"] for s in clients("scheduler").list_schedules()["Schedules"]]
-    return {"roles": roles, "functions": functions, "schedules": schedules}
 
 
 def test_create_absorbs_throttling_and_5xx(aws, group):
@@ -184,10 +166,9 @@ def test_create_absorbs_throttling_and_5xx(aws, group):
     faults.add("scheduler.CreateSchedule", "throttle", "5xx")
     outs = backup.create(clients, props())
     assert faults.left() == {}
-    assert _ours(clients) == {
-        "roles": sorted([f"amibackup-{outs['backup_id']}-run",
-                         f"amibackup-{outs['backup_id']}-sch"]),
-        "functions": [outs["function_name"]], "schedules": [outs["schedule_name"]]}
+    assert leftovers(clients) == Leftovers(
+        roles=(f"amibackup-{outs['backup_id']}-run", f"amibackup-{outs['backup_id']}-sch"),
+        functions=(outs["function_name"],), schedules=(outs["schedule_name"],))
 
 
 def test_create_that_fails_for_good_leaves_nothing(aws, group):
@@ -195,7 +176,7 @@ def test_create_that_fails_for_good_leaves_nothing(aws, group):
     faults.add("scheduler.CreateSchedule", *FOR_GOOD)
     with pytest.raises(ClientError):
         backup.create(clients, props())
-    assert _ours(clients) == {"roles": [], "functions": [], "schedules": []}
+    assert leftovers(clients) == Leftovers()
 
 
 def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, group):
@@ -217,7 +198,7 @@ def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, 
     assert backup_images(clients("ec2"), backup_id) == []
     assert default_image(clients("ec2"), group.template_id) == group.base_image
     assert image_ok(clients, group.base_image)
-    assert _ours(clients)["functions"] == [outs["function_name"]]
+    assert leftovers(clients, backup_id).functions == (outs["function_name"],)
     backup.delete(clients, backup_id, spec, outs["recorded_version"])  # the re-run finishes it
-    assert _ours(clients) == {"roles": [], "functions": [], "schedules": []}
+    assert leftovers(clients) == Leftovers()
     assert not clients("ssm").describe_parameters()["Parameters"]  # the lock is gone too

@@ -17,7 +17,6 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from amibackup.local.seed import DemoGroup, create_group, default_image, group_instances
 from amibackup.provision import backup
 from amibackup.provision.policy import (
     Scope,
@@ -34,19 +33,20 @@ from amibackup.spec import normalise
 from devkit.localaws.iam_enforce import enforce
 from devkit.localaws.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, evaluate
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
+from devkit.localaws.layers import install_layers
+from devkit.scenarios import DemoGroup, create_group, default_image, group_instances
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 T0 = datetime(2026, 11, 5, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
-SNAPSHOT_TAGS_PENDING = pytest.mark.xfail(
-    strict=True, raises=NotImplementedError,
-    reason="moto cannot apply snapshot TagSpecifications at CreateImage (issue 9 item 3); "
-           "remove this marker once the local AWS does, as AWS does")
-
-
 @pytest.fixture
 def aws() -> Iterator[Clients]:
-    """The test's own clients: made outside `enforce`, so never restricted."""
+    """The test's own clients: made outside `enforce`, so never restricted.
+
+    On the strict local AWS (it tags snapshots at CreateImage, as AWS does), whichever
+    test ran first.
+    """
+    install_layers()
     with mock_aws():
         yield Clients(REGION)
 
@@ -76,7 +76,6 @@ def code(err: pytest.ExceptionInfo[ClientError]) -> str:
 
 # --- the runner under its policy -----------------------------------------------------------
 
-@SNAPSHOT_TAGS_PENDING
 def test_a_full_runner_cycle_passes_under_the_runner_policy(aws, groups):
     web, _ = groups
     with enforce(runner_policy(scope(web))) as enforcer:
@@ -297,7 +296,6 @@ def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, grou
             "RunLockAtDelete"} <= enforcer.used_statements()
 
 
-@SNAPSHOT_TAGS_PENDING
 def test_d_delete_removes_the_backup_images_under_the_deployer_policy(aws, groups):
     web, _ = groups
     spec = props()

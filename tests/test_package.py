@@ -1,14 +1,18 @@
-"""The runner's deployment package: deterministic, and runnable with boto3 + stdlib only."""
+"""What ships: the runner's zip (deterministic, boto3 + stdlib only) and the wheel
+(amibackup alone: no dev kit, no tests, and no import of moto or PyYAML)."""
 
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 from amibackup.provision import package
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Lambda's stock Python runtime has boto3 and the standard library, nothing else.
 BLOCK_NON_LAMBDA = """
@@ -47,3 +51,65 @@ def test_handler_imports_from_the_zip_without_pulumi(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["amibackup.runner.handler", "handler"]
+
+
+# The installed package has none of the dev kit's dependencies: import every module with
+# moto and the dev kit unimportable, and PyYAML refused to amibackup's own modules (pulumi,
+# a dependency, imports PyYAML itself: that one is allowed).
+BLOCK_DEV_KIT = """
+import importlib, pkgutil, sys
+def importer():
+    frame = sys._getframe(2)
+    while frame.f_code.co_filename.startswith("<frozen"):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "")
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        if top in {"moto", "devkit"} or (top == "yaml" and importer().startswith("amibackup")):
+            raise ImportError(f"{name} is not installed with amibackup")
+sys.meta_path.insert(0, Blocker())
+import amibackup
+names = [m.name for m in pkgutil.walk_packages(amibackup.__path__, "amibackup.")]
+for name in names:
+    importlib.import_module(name)
+print(len(names), " ".join(names))
+"""
+
+
+def test_every_module_imports_without_moto_yaml_or_the_dev_kit() -> None:
+    out = subprocess.run([sys.executable, "-c", BLOCK_DEV_KIT], capture_output=True,
+                         text=True, check=False, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    count, *names = out.stdout.split()
+    assert int(count) == len(names) and "amibackup.provider" in names
+    assert "amibackup.runner.handler" in names and "amibackup.cli" in names
+
+
+def test_the_blocker_really_blocks(tmp_path: Path) -> None:
+    """The check above can fail: a module of amibackup importing PyYAML or moto is refused."""
+    for dependency in ("yaml", "moto"):
+        fake = tmp_path / dependency / "amibackup"
+        fake.mkdir(parents=True)
+        (fake / "__init__.py").write_text(f"import {dependency}\n")
+        out = subprocess.run([sys.executable, "-c", BLOCK_DEV_KIT], capture_output=True,
+                             text=True, check=False, cwd=fake.parent)
+        assert out.returncode != 0
+        assert f"{dependency} is not installed with amibackup" in out.stderr
+
+
+def test_wheel_holds_amibackup_only(tmp_path: Path) -> None:
+    """Built from a clean copy of the checkout, as a release would be (no stale build/)."""
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", ".pulumi-work", "*_cache", "__pycache__"))
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check",
+         "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("amibackup-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "amibackup/runner/handler.py" in names and "amibackup/provider.py" in names
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"amibackup", next(t for t in tops if t.endswith(".dist-info"))}, tops
+    assert not [n for n in names if n.startswith(("devkit/", "tests/", "amibackup/local/"))]

@@ -5,26 +5,22 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
 
-from amibackup.local.moto_server import reset
-from amibackup.local.seed import DemoGroup, create_group, default_image
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import Job, backup_images, run_cycle
-from tests.harness import UNKNOWN, ProviderClient
-
-
-@pytest.fixture
-def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
-    reset(endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    return Clients("us-east-1")
-
-
-@pytest.fixture
-def group(aws: Clients) -> DemoGroup:
-    return create_group(aws, "web", size=2)
+from amibackup.runner.cycle import backup_images
+from devkit.scenarios import (
+    T0,
+    Leftovers,
+    backup_snapshots,
+    default_image,
+    hand_pick_ami,
+    images_made,
+    leftovers,
+)
+from tests.support.harness import UNKNOWN, ProviderClient
 
 
 def inputs(**overrides: object) -> dict[str, object]:
@@ -38,17 +34,6 @@ def checked(provider: ProviderClient, **overrides: object) -> dict[str, object]:
     news, failures = provider.check(inputs(**overrides))
     assert failures == []
     return news
-
-
-def cycles(aws: Clients, outs: dict[str, object], count: int, start: int = 0) -> list[str]:
-    """Play the schedule: run the job its target Input holds, as Scheduler would."""
-    target = aws("scheduler").get_schedule(Name=outs["schedule_name"])["Target"]
-    made = []
-    for n in range(start, start + count):
-        event = json.loads(target["Input"].replace(
-            "<aws.scheduler.scheduled-time>", f"2026-11-01T{n:02d}:00:00Z"))
-        made.append(run_cycle(Job.from_event(event), aws).created)
-    return made
 
 
 def test_check_refuses_a_stateful_group_at_plan_time(provider, aws):
@@ -109,17 +94,15 @@ def test_create_diff_update_read_delete(provider, aws, group):
     assert provider.diff(id_, updated, checked(provider, frequency="daily", paused=True,
                                                retention=2)).changes == 1
 
-    made = cycles(aws, updated, 3)
+    made = images_made(aws, id_, 3)
     read_id, live = provider.read(id_, updated)
     assert read_id == id_ and live["latest_image_id"] == made[-1]
     assert live["image_ids"] == made[::-1][:2]  # retention 2 kept the newest two
 
+    snapshots = backup_snapshots(aws, id_)
     provider.delete(id_, updated)
-    assert backup_images(ec2, id_) == []
+    assert leftovers(aws, snapshots=snapshots) == Leftovers()  # of this or any backup
     assert default_image(ec2, group.template_id) == group.base_image
-    assert not aws("lambda").list_functions()["Functions"]
-    assert not aws("scheduler").list_schedules()["Schedules"]
-    assert not [r for r in aws("iam").list_roles()["Roles"] if id_ in r["RoleName"]]
     provider.delete(id_, updated)  # deleting twice is fine
     assert provider.read(id_, updated)[0] == ""  # and refresh shows it gone
 
@@ -134,11 +117,11 @@ def test_delete_leaves_no_image_or_snapshot_and_a_live_template(provider, aws, g
     ec2 = aws("ec2")
     before = _snapshots(aws)
     id_, outs = provider.create(checked(provider, persistence=persistence, retention=5))
-    made = cycles(aws, outs, 4)
+    made = images_made(aws, id_, 4)
     assert default_image(ec2, group.template_id) == made[-1]
     assert len(_snapshots(aws) - before) == 4
     provider.delete(id_, outs)
-    assert backup_images(ec2, id_) == []
+    assert leftovers(aws, id_) == Leftovers()
     assert _snapshots(aws) == before  # every snapshot the backup made is gone, others stay
     launched = default_image(ec2, group.template_id)
     assert ec2.describe_images(ImageIds=[launched])["Images"][0]["State"] == "available"
@@ -147,7 +130,7 @@ def test_delete_leaves_no_image_or_snapshot_and_a_live_template(provider, aws, g
 
 def test_delete_keeps_images_when_asked(provider, aws, group):
     id_, outs = provider.create(checked(provider, deregister_on_delete=False))
-    made = cycles(aws, outs, 2)
+    made = images_made(aws, id_, 2)
     provider.delete(id_, outs)
     assert sorted(i.image_id for i in backup_images(aws("ec2"), id_)) == sorted(made)
     assert default_image(aws("ec2"), group.template_id) == made[-1]
@@ -156,7 +139,7 @@ def test_delete_keeps_images_when_asked(provider, aws, group):
 def test_delete_never_points_the_group_at_a_deleted_image(provider, aws, group):
     ec2 = aws("ec2")
     id_, outs = provider.create(checked(provider))
-    made = cycles(aws, outs, 2)
+    made = images_made(aws, id_, 2)
     # The base image is gone and no other non-backup image exists in the template.
     ec2.deregister_image(ImageId=group.base_image)
     provider.delete(id_, outs)
@@ -182,7 +165,7 @@ def test_failed_create_leaves_nothing_behind(provider, aws, group):
 
 def test_delete_after_partial_failure_finishes_the_job(provider, aws, group):
     id_, outs = provider.create(checked(provider))
-    cycles(aws, outs, 2)
+    images_made(aws, id_, 2)
     # Half a teardown happened earlier: the schedule and the runner role are already gone.
     aws("scheduler").delete_schedule(Name=outs["schedule_name"])
     aws("iam").delete_role_policy(RoleName=f"amibackup-{id_}-run", PolicyName="amibackup")
@@ -190,9 +173,7 @@ def test_delete_after_partial_failure_finishes_the_job(provider, aws, group):
     assert live["schedule_state"] == "MISSING"
     assert provider.diff(id_, live, checked(provider)).changes == 2  # up recreates it
     provider.delete(id_, outs)
-    assert backup_images(aws("ec2"), id_) == []
-    assert not aws("lambda").list_functions()["Functions"]
-    assert not [r for r in aws("iam").list_roles()["Roles"] if id_ in r["RoleName"]]
+    assert leftovers(aws) == Leftovers()
 
 
 def test_configure_region_from_stack_config(provider, aws, group):
@@ -234,16 +215,11 @@ def test_one_backup_per_group(provider, aws, group):
 def test_delete_keeps_a_hand_picked_ami(provider, aws, group):
     ec2 = aws("ec2")
     id_, outs = provider.create(checked(provider))
-    cycles(aws, outs, 2)
+    images_made(aws, id_, 2)
     # An operator made another AMI the default by hand after the backup was created.
-    instance = ec2.describe_instances()["Reservations"][0]["Instances"][0]["InstanceId"]
-    chosen = ec2.create_image(InstanceId=instance, Name="hand-picked", NoReboot=True)["ImageId"]
-    version = ec2.create_launch_template_version(
-        LaunchTemplateId=group.template_id, SourceVersion="$Default",
-        LaunchTemplateData={"ImageId": chosen, "InstanceType": "t3.micro"})
-    ec2.modify_launch_template(LaunchTemplateId=group.template_id, DefaultVersion=str(
-        version["LaunchTemplateVersion"]["VersionNumber"]))
-    cycles(aws, outs, 1, start=5)  # waits: the newest instance does not run it yet
+    chosen, _ = hand_pick_ami(aws, group.group_name, group.template_id)
+    # The next run waits: the newest instance does not run the chosen AMI yet.
+    images_made(aws, id_, 1, start=T0 + timedelta(hours=5))
     # A later backup promotion is undone on delete back to the hand-picked AMI, not
     # to the AMI recorded at create.
     ec2.modify_launch_template(LaunchTemplateId=group.template_id, DefaultVersion="3")

@@ -4,30 +4,35 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 from moto.backends import get_backend
 
-from amibackup.local.seed import DemoGroup, create_group, default_image, group_instances
 from amibackup.names import Names
 from amibackup.runner import lock, plan
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, Summary, backup_images, run_cycle
 from amibackup.runner.handler import handler
-
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
+from devkit.scenarios import (
+    T0,
+    DemoGroup,
+    create_group,
+    default_image,
+    group_instances,
+    hand_pick_ami,
+    hourly_job,
+    interrupt_instance,
+    runs_at_once,
+)
 
 
 def run(clients: Clients, group: DemoGroup, n: int, retention: int = 3,
         backup: str = "b1", **kw: object) -> Summary:
-    job = Job(backup, group.group_name, retention=retention, tag_snapshots=False,
-              scheduled_time=(T0 + timedelta(hours=n)).isoformat(), wait_delay=1, **kw)
+    job = hourly_job(n, group.group_name, backup, retention, **kw)
     return run_cycle(job, clients, now=T0 + timedelta(hours=n, seconds=5))
 
 
@@ -36,19 +41,9 @@ def ec2_backend(image_id: str) -> object:
 
 
 def replace_instance(clients: Clients, group: DemoGroup) -> tuple[str, dict]:
-    """Terminate one instance as a Spot interruption would; return it and its replacement.
-
-    moto stamps launch times to the second: wait one so the replacement is newest.
-    """
-    time.sleep(1.1)
-    before = group_instances(clients, group.group_name)
-    victim = before[0]["InstanceId"]
-    clients("autoscaling").terminate_instance_in_auto_scaling_group(
-        InstanceId=victim, ShouldDecrementDesiredCapacity=False)
-    old = {i["InstanceId"] for i in before}
-    (replacement,) = [i for i in group_instances(clients, group.group_name)
-                      if i["InstanceId"] not in old]
-    return victim, replacement
+    """A Spot interruption: the victim's id and its replacement."""
+    victim, replacement = interrupt_instance(clients, group.group_name)
+    return victim["InstanceId"], replacement
 
 
 def snapshot_exists(clients: Clients, snap: str) -> bool:
@@ -120,8 +115,7 @@ def test_images_in_use_pending_and_foreign_survive_pruning(clients, group):
     # A pending image is never pruned, and no new image is started meanwhile.
     newest = summary.created
     ec2_backend(newest).state = "pending"
-    job = Job("b1", group.group_name, retention=1, tag_snapshots=False, wait_delay=1,
-              scheduled_time=(T0 + timedelta(hours=9)).isoformat())
+    job = hourly_job(9, group.group_name, retention=1)
     skipped = run_cycle(job, clients, now=T0 + timedelta(hours=9), time_left=lambda: 0)
     assert skipped.created is None
     assert any("pending" in reason for reason in skipped.skipped)
@@ -131,8 +125,7 @@ def test_images_in_use_pending_and_foreign_survive_pruning(clients, group):
 def test_pending_image_promoted_by_a_later_run(clients, group):
     first = run(clients, group, 0)
     ec2_backend(first.created).state = "pending"
-    job = Job("b1", group.group_name, tag_snapshots=False, wait_delay=1,
-              scheduled_time=(T0 + timedelta(hours=1)).isoformat())
+    job = hourly_job(1, group.group_name)
     # Promotion happened already for the first image; make a new one pending without time.
     second = run_cycle(job, clients, now=T0 + timedelta(hours=1), time_left=lambda: 0)
     assert second.created is None and second.promoted is None
@@ -159,8 +152,7 @@ def images_start_as(state: str) -> Iterator[None]:
 
 
 def test_image_not_available_in_time_is_promoted_next_run(clients, group):
-    job = Job("b1", group.group_name, tag_snapshots=False, wait_delay=1,
-              scheduled_time=T0.isoformat())
+    job = hourly_job(0, group.group_name)
     before = default_image(clients("ec2"), group.template_id)
     with images_start_as("pending"):
         first = run_cycle(job, clients, now=T0, time_left=lambda: 0)
@@ -211,25 +203,8 @@ def test_retried_run_makes_no_second_image(clients, group):
     assert [i.image_id for i in backup_images(clients("ec2"), "b1")] == [first.created]
 
 
-def test_two_runs_at_once_make_one_image(clients, group, monkeypatch):
-    barrier = threading.Barrier(2)
-    real_acquire = lock.acquire
-
-    def acquire_together(*args, **kwargs):
-        try:  # the winner holds the lock until the other run has tried to take it
-            return real_acquire(*args, **kwargs)
-        finally:
-            barrier.wait(timeout=10)
-
-    monkeypatch.setattr(lock, "acquire", acquire_together)
-    results: list[Summary] = []
-    threads = [threading.Thread(target=lambda n=n: results.append(run(clients, group, n)))
-               for n in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
-    assert len(results) == 2
+def test_two_runs_at_once_make_one_image(clients, group):
+    results = runs_at_once(lambda: run(clients, group, 0), lambda: run(clients, group, 1))
     assert len([r for r in results if r.created]) == 1
     assert any("another run holds the lock" in s for r in results for s in r.skipped)
     assert len(backup_images(clients("ec2"), "b1")) == 1
@@ -247,13 +222,7 @@ def test_manual_ami_change_is_not_overwritten(clients, group):
     ec2 = clients("ec2")
     run(clients, group, 0)
     # An operator makes a new AMI the default by hand.
-    manual = ec2.create_image(InstanceId=group_instances(clients, group.group_name)[0]
-                              ["InstanceId"], Name="hand-made", NoReboot=True)["ImageId"]
-    version = ec2.create_launch_template_version(
-        LaunchTemplateId=group.template_id, SourceVersion="$Default",
-        LaunchTemplateData={"ImageId": manual, "InstanceType": "t3.micro"})
-    ec2.modify_launch_template(LaunchTemplateId=group.template_id, DefaultVersion=str(
-        version["LaunchTemplateVersion"]["VersionNumber"]))
+    manual, _ = hand_pick_ami(clients, group.group_name, group.template_id)
     waiting = run(clients, group, 1)
     assert waiting.created is None and waiting.promoted is None
     assert any("manual change" in r for r in waiting.skipped)

@@ -4,7 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/setup.sh
-ticks=6
-[ "${1:-}" = "--ticks" ] && ticks=${2:?--ticks takes a number}
-exec .venv/bin/python -c \
-    'import sys; from amibackup.local import demo; sys.exit(demo.run(ticks=int(sys.argv[1])))' "$ticks"
+exec .venv/bin/python -m devkit.demo "$@"

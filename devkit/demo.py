@@ -1,4 +1,4 @@
-"""`amibackup demo`: the product end to end on the embedded default.
+"""`python -m devkit.demo`: the product end to end on the embedded default.
 
 A moto server on 127.0.0.1 plays AWS; the real Pulumi engine runs the `local` stack;
 the schedule is played tick by tick with the clock fast-forwarded, invoking the
@@ -7,22 +7,23 @@ runner with the exact Input the schedule holds, as EventBridge Scheduler would.
 
 from __future__ import annotations
 
-import json
-import os
+import argparse
+import importlib
+import logging
 import shutil
-import time
+import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
-from amibackup.local.engine import ROOT, local_engine
-from amibackup.local.moto_server import FAKE_CREDENTIALS, moto_server
-from amibackup.local.seed import create_group, default_image, group_instances
-from amibackup.provision.scheduler import SCHEDULED_TIME
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import Job, backup_images, run_cycle
-from amibackup.schedule import next_runs
+from amibackup.runner.cycle import backup_images
+from devkit import scenarios
+from devkit.engine import ROOT, local_engine
+from devkit.localaws.server import moto_server
+from devkit.scenarios import create_group, default_image, group_instances
 
 CLOCK_START = datetime(2026, 11, 29, 23, 55, tzinfo=UTC)
 
@@ -42,78 +43,64 @@ def local_backups() -> list[dict[str, Any]]:
 
 def play_schedule(clients: Clients, outputs: dict[str, Any], ticks: int,
                   start: datetime = CLOCK_START) -> datetime:
-    """Invoke the runner for each scheduled time, with the schedule's own target Input."""
-    schedule = clients("scheduler").get_schedule(Name=f"amibackup-{outputs['backup_id']}")
-    target = schedule["Target"]
-    when = next_runs(schedule["ScheduleExpression"], ticks,
-                     schedule.get("ScheduleExpressionTimezone", "UTC"), start=start)
+    """Play `ticks` scheduled runs and print a timeline; return the last run's time."""
+    schedule = scenarios.schedule_of(clients, outputs["backup_id"])
     ec2 = clients("ec2")
-    template = outputs["template_id"]
     say(f"schedule {schedule['ScheduleExpression']} ({schedule['State']}), "
         f"playing {ticks} ticks from {start:%Y-%m-%d %H:%M} UTC")
-    for at in when:
-        event = json.loads(target["Input"].replace(SCHEDULED_TIME, at.isoformat()))
-        summary = run_cycle(Job.from_event(event), clients, now=at)
+    last = start
+    for at, summary in scenarios.play_schedule(clients, outputs["backup_id"], ticks, start):
         kept = len(backup_images(ec2, outputs["backup_id"]))
-        parts = [f"{at:%a %H:%M}"]
-        parts.append(f"created {summary.created}" if summary.created else
-                     f"skipped: {'; '.join(summary.skipped)}")
-        if summary.promoted:
-            parts.append(f"template v{summary.template_version} -> {summary.promoted}")
-        if summary.pruned:
-            parts.append(f"pruned {', '.join(summary.pruned)} "
-                         f"(+{len(summary.deleted_snapshots)} snapshot)")
-        parts.append(f"{kept} kept; launches {default_image(ec2, template)}")
-        say("  " + " | ".join(parts))
-    return when[-1]
+        say("  " + " | ".join(timeline(at, summary, kept,
+                                       default_image(ec2, outputs["template_id"]))))
+        last = at
+    return last
+
+
+def timeline(at: datetime, summary: dict[str, Any], kept: int, launches: str) -> list[str]:
+    """One run, in words: what it created or why not, promoted, pruned; what is kept."""
+    parts = [f"{at:%a %H:%M}"]
+    parts.append(f"created {summary['created']}" if summary["created"] else
+                 f"skipped: {'; '.join(summary['skipped'])}")
+    if summary["promoted"]:
+        parts.append(f"template v{summary['template_version']} -> {summary['promoted']}")
+    if summary["pruned"]:
+        parts.append(f"pruned {', '.join(summary['pruned'])} "
+                     f"(+{len(summary['deleted_snapshots'])} snapshot)")
+    parts.append(f"{kept} kept; launches {launches}")
+    return parts
 
 
 def manual_change(clients: Clients, group: str, template_id: str) -> str:
     """An operator makes a hand-picked AMI the template's default, without pausing."""
-    ec2 = clients("ec2")
-    source = group_instances(clients, group)[0]["InstanceId"]
-    image = ec2.create_image(InstanceId=source, Name="hand-picked-ami", NoReboot=True)["ImageId"]
-    version = ec2.create_launch_template_version(
-        LaunchTemplateId=template_id, SourceVersion="$Default",
-        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
-    )["LaunchTemplateVersion"]["VersionNumber"]
-    ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(version))
+    image, version = scenarios.hand_pick_ami(clients, group, template_id)
     say(f"operator made {image} the default (template v{version}) by hand")
     return image
 
 
 def roll(clients: Clients, group: str) -> None:
-    """Replace every instance, as an instance refresh would (moto lacks that call)."""
-    time.sleep(1.1)
-    for instance in group_instances(clients, group):
-        clients("autoscaling").terminate_instance_in_auto_scaling_group(
-            InstanceId=instance["InstanceId"], ShouldDecrementDesiredCapacity=False)
-    images = sorted({i["ImageId"] for i in group_instances(clients, group)})
+    """Replace every instance, as an instance refresh would."""
+    images = sorted({i["ImageId"] for i in scenarios.roll_group(clients, group)})
     say(f"rolled the group: instances now run {', '.join(images)}")
 
 
 def spot_interruption(clients: Clients, group: str, backup_id: str) -> None:
-    time.sleep(1.1)  # moto stamps launch times to the second: make the replacement newest
     newest = max(backup_images(clients("ec2"), backup_id), key=lambda i: i.order).image_id
-    victim = group_instances(clients, group)[0]
+    victim, replacement = scenarios.interrupt_instance(clients, group)
     say(f"interrupting {victim['InstanceId']} (running {victim['ImageId']})")
-    clients("autoscaling").terminate_instance_in_auto_scaling_group(
-        InstanceId=victim["InstanceId"], ShouldDecrementDesiredCapacity=False)
-    for instance in group_instances(clients, group):
-        if instance["InstanceId"] != victim["InstanceId"] and instance["LaunchTime"] > victim[
-                "LaunchTime"]:
-            mark = "= newest backup" if instance["ImageId"] == newest else "!= newest backup"
-            say(f"replacement {instance['InstanceId']} launched from {instance['ImageId']} "
-                f"{mark}")
+    mark = "= newest backup" if replacement["ImageId"] == newest else "!= newest backup"
+    say(f"replacement {replacement['InstanceId']} launched from {replacement['ImageId']} "
+        f"{mark}")
 
 
 def run(ticks: int = 6) -> int:
     work = ROOT / ".pulumi-work" / "demo"
     shutil.rmtree(work, ignore_errors=True)  # the emulated AWS starts empty each time
-    os.environ.update(FAKE_CREDENTIALS)
+    importlib.import_module("amibackup.runner.handler")  # sets up logging, as in Lambda
+    logging.getLogger("amibackup").setLevel(logging.WARNING)  # the timeline says it in words
     step("starting a moto server on 127.0.0.1 (the embedded default AWS)")
     with moto_server() as endpoint:
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        scenarios.use_fake_credentials(endpoint)
         say(f"AWS_ENDPOINT_URL={endpoint}")
         clients = Clients("us-east-1")
         backups = local_backups()
@@ -157,16 +144,26 @@ def run(ticks: int = 6) -> int:
             say(f"  {lines[-1] if lines else str(err).strip()[-600:]}")
 
         step("pulumi destroy")
-        ec2 = clients("ec2")
-        made_snapshots = {s for i in backup_images(ec2, outputs["backup_id"])
-                          for s in i.snapshot_ids}
+        made_snapshots = scenarios.backup_snapshots(clients, outputs["backup_id"])
         stack.destroy(on_output=lambda line: say("  " + line.rstrip()))
-        left = backup_images(ec2, outputs["backup_id"])
+        left = scenarios.leftovers(clients, outputs["backup_id"], made_snapshots)
+        ec2 = clients("ec2")
         launches = default_image(ec2, seeded.template_id)
-        snapshots = [s for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
-                     if s["SnapshotId"] in made_snapshots]
         exists = bool(ec2.describe_images(ImageIds=[launches])["Images"])
-        say(f"images of the backup left: {len(left)}; their snapshots left: {len(snapshots)}")
+        say(f"images of the backup left: {len(left.images)}; "
+            f"their snapshots left: {len(left.snapshots)}")
+        say(f"its schedules, functions and roles left: "
+            f"{len(left.schedules) + len(left.functions) + len(left.roles)}")
         say(f"the group launches {launches} (exists: {exists})")
         say("stopping the moto server")
-        return 0 if not left and not snapshots and exists else 1
+        return 0 if left == scenarios.Leftovers() and exists else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devkit.demo", description=__doc__)
+    parser.add_argument("--ticks", type=int, default=6, help="scheduled runs to play")
+    return run(ticks=parser.parse_args(argv).ticks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

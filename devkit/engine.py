@@ -21,7 +21,9 @@ from typing import Any
 
 from pulumi import automation as auto
 
-ROOT = Path(__file__).resolve().parents[2]
+from devkit.localaws.server import FAKE_CREDENTIALS
+
+ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "__main__.py"
 PASSPHRASE = "amibackup-local"  # protects the local state's secrets (__provider)
 
@@ -63,8 +65,7 @@ class LocalEngine:
             "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         if self.endpoint:
-            env.update({"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
+            env.update({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint})
         return env
 
     def stack(self, name: str, backups: list[dict[str, Any]], region: str = "us-east-1",

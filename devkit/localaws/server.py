@@ -7,6 +7,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from devkit.localaws import layers
+
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -15,9 +17,14 @@ FAKE_CREDENTIALS = {
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """Run a moto server for the duration of the block; yield its endpoint URL."""
+    """Run a moto server for the duration of the block; yield its endpoint URL.
+
+    The server runs in this process (a thread), so the fidelity layers installed here
+    apply to it: this is the one place a local AWS starts.
+    """
     from moto.server import ThreadedMotoServer
 
+    layers.install_layers()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -1,1 +1,0 @@
-"""The embedded default: a moto server on loopback playing AWS, a demo group, the engine."""

@@ -1,0 +1,1 @@
+"""What the tests share: the gRPC provider harness, fault injection, common checks."""
