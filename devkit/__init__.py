@@ -1,0 +1,1 @@
+"""amibackup's dev kit: local AWS, demo, engine host, scenarios. Not shipped."""
