@@ -246,9 +246,12 @@ def exec_program(argv: Sequence[str]) -> int:
     # Unobserved futures of a failed program are expected in Pulumi's model: keep asyncio quiet.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     exit_code = 1
+
+    def program() -> None:
+        runpy.run_path(args.PROGRAM, run_name="__main__")
+
     try:
-        loop.run_until_complete(pulumi.runtime.run_in_stack(
-            lambda: runpy.run_path(args.PROGRAM, run_name="__main__")))
+        loop.run_until_complete(pulumi.runtime.run_in_stack(program))
         exit_code = 0
     except pulumi.RunError as err:
         pulumi.log.error(str(err))
