@@ -28,6 +28,7 @@ from devkit import pulumi_cli
 from devkit.pulumi_cli import CliResult
 
 ROOT = Path(__file__).resolve().parents[1]
+TYPE = "pulumi-python:dynamic/amibackup:AmiAutoBackup"  # how the CLI names the resource's type
 
 
 class Project:
@@ -55,6 +56,14 @@ class Project:
     def new_stack(self, stack: str, backups: list[dict[str, Any]]) -> None:
         self.write_stack(stack, backups)
         self.ok("stack", "init", stack)
+
+    def state_of(self, name: str) -> dict[str, Any]:
+        """A resource's outputs in the stack's state (refresh updates them, not the exports)."""
+        state = json.loads(self.ok("stack", "export"))
+        found = [r["outputs"] for r in state["deployment"]["resources"]
+                 if r["urn"].endswith(f"::{name}")]
+        assert len(found) == 1, found
+        return dict(found[0])
 
     def output(self, name: str) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(self.ok("stack", "output", name, "--json"))
@@ -110,9 +119,10 @@ def test_preview_of_a_new_backup_shows_its_schedule(project, aws, group):
     project.new_stack("new", [backup(frequency="custom", cron="30 2 * * 1-5",
                                      timezone="Europe/Dublin")])
     shown = project.ok("preview", "--diff")
-    assert "+ pulumi-python:dynamic:Resource: (create)" in shown
-    assert 'schedule_description: "at 02:30 on Mon-Fri (Europe/Dublin)"' in shown
-    assert 'schedule_expression : "cron(30 2 ? * 2-6 *)"' in shown
+    assert f"+ {TYPE}: (create)" in shown
+    assert re.search(r'schedule_description\s*: "at 02:30 on Mon-Fri \(Europe/Dublin\)"', shown)
+    assert re.search(r'schedule_expression\s*: "cron\(30 2 \? \* 2-6 \*\)"', shown)
+    assert "+ 2 to create" in shown
     assert not aws("lambda").list_functions()["Functions"]  # a preview creates nothing
 
 
@@ -139,7 +149,9 @@ def test_up_again_update_refresh_destroy(project, aws, group):
 
     project.write_stack("lifecycle", [backup(frequency="custom", cron="*/15 * * * *")])
     diff = project.ok("preview", "--diff")
-    assert "~ pulumi-python:dynamic:Resource: (update)" in diff
+    assert f"~ {TYPE}: (update)" in diff
+    assert re.search(r'~ schedule_description\s*: "at minute 0 of every hour \(UTC\)" => '
+                     r'"every 15 minutes \(UTC\)"', diff), diff
     assert re.search(r'~ frequency\s*: "hourly" => "custom"', diff), diff
     assert re.search(r'\+ cron\s*: "\*/15 \* \* \* \*"', diff), diff
     assert "~ 1 to update" in diff
@@ -150,8 +162,8 @@ def test_up_again_update_refresh_destroy(project, aws, group):
 
     assert "2 unchanged" in project.ok("refresh", "--yes")  # nothing drifted
     made = play(aws, out["backup_id"], 2)
-    project.ok("refresh", "--yes")  # records the live images (outputs only)
-    assert project.output("web-backup")["latest_image_id"] == made[-1]
+    project.ok("refresh", "--yes")  # records the live images in the resource's state
+    assert project.state_of("web-backup")["latest_image_id"] == made[-1]
     assert "2 unchanged" in project.ok("refresh", "--yes")
     assert "2 unchanged" in project.ok("preview", "--diff")
 
@@ -182,3 +194,26 @@ def assert_nothing_left(aws: Clients, backup_id: str) -> None:
     assert not aws("lambda").list_functions()["Functions"]
     assert not aws("scheduler").list_schedules()["Schedules"]
     assert not [r for r in aws("iam").list_roles()["Roles"] if backup_id in r["RoleName"]]
+
+
+def test_review_stack_shows_a_pull_request_its_change(project, aws):
+    """stacks/Pulumi.review.yaml as deployed, then as the pull request changes it."""
+    create_group(aws, "demo-web", size=2)
+    stack_file = project.folder / "stacks" / "Pulumi.review.yaml"
+    shutil.copy(ROOT / "stacks" / "Pulumi.review.yaml", stack_file)
+    project.ok("stack", "select", "--create", "review")
+    assert stack_file.read_text() == (ROOT / "stacks" / "Pulumi.review.yaml").read_text()
+    project.ok("up", "--yes")
+
+    stack_file.write_text(stack_file.read_text().replace(
+        "frequency: hourly\n",
+        'frequency: custom\n      cron: "30 2 * * 1-5"\n      timezone: Europe/Dublin\n'))
+    review = project.ok("preview", "--diff")
+    print(review)  # README-langhost.md shows this output
+    assert re.search(r'~ frequency\s*: "hourly" => "custom"', review)
+    assert re.search(r'\+ cron\s*: "30 2 \* \* 1-5"', review)
+    assert re.search(r'~ timezone\s*: "UTC" => "Europe/Dublin"', review)
+    assert re.search(r'~ schedule_description\s*: "at minute 0 of every hour \(UTC\)" => '
+                     r'"at 02:30 on Mon-Fri \(Europe/Dublin\)"', review)
+    assert "~ 1 to update" in review
+    assert "- 2 deleted" in project.ok("destroy", "--yes")
