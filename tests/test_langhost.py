@@ -107,3 +107,31 @@ def test_served_host_answers_and_stops_quietly_on_sigint() -> None:
     finally:
         if host.poll() is None:
             host.kill()
+
+
+def test_a_failing_program_shows_its_own_traceback_once(tmp_path: Path) -> None:
+    """Through the CLI: the program's prints and its part of the traceback, then bail."""
+    from devkit import pulumi_cli
+
+    try:
+        pulumi_cli.engine_bin()
+    except Exception as err:  # noqa: BLE001 - no Go toolchain: the e2e tests say the same
+        pytest.skip(f"no Pulumi engine: {err}")
+    project = tmp_path / "bad"
+    project.mkdir()
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    (project / "Pulumi.yaml").write_text(
+        "name: bad\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n")
+    (project / "__main__.py").write_text(
+        'print("hello from the program")\n\ndef boom():\n    raise ValueError("on purpose")\n'
+        "\nboom()\n")
+    work = tmp_path / "state"
+    assert pulumi_cli.pulumi(["stack", "init", "t"], project, work, None).code == 0
+    shown = pulumi_cli.pulumi(["preview"], project, work, None)
+    assert shown.code != 0
+    assert "hello from the program" in shown.stdout
+    assert "error: Program failed with an unhandled exception:" in shown.stdout
+    assert 'File "' + str(project / "__main__.py") + '", line 4, in boom' in shown.stdout
+    assert "langhost.py" not in shown.stdout  # the host's own frames are left out
+    assert "ValueError: on purpose" in shown.stdout
+    assert "non-zero exit code" not in shown.text  # bail: no second, generic error
