@@ -1,4 +1,9 @@
-"""Through the real Pulumi engine (CLI built from Go modules), against a moto server.
+"""The plain Pulumi CLI, as a user types it, against a moto server.
+
+`pulumi preview --diff`, `up --yes`, `refresh --yes`, `destroy --yes` run the repository's
+`Pulumi.yaml` and `__main__.py` (copied as-is into a temporary project folder whose `.venv`
+is the repository's, so the repo's stacks/ stay clean) through the CLI built from Go modules
+and the dev kit's language host. The assertions are on what the user sees, and on AWS.
 
 The engine is needed: set AMIBACKUP_REQUIRE_ENGINE=1 (as .ci/run does) to fail rather
 than skip when it cannot be found or built.
@@ -8,83 +13,207 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devkit.scenarios import Leftovers, backup_snapshots, default_image, images_made, leftovers
+from amibackup.runner.clients import Clients
+from amibackup.runner.cycle import Job, backup_images, run_cycle
+from devkit import pulumi_cli
+from devkit.localaws.server import FAKE_CREDENTIALS, reset
+from devkit.pulumi_cli import CliResult
+from devkit.scenarios import DemoGroup, create_group, default_image
 
-auto = pytest.importorskip("pulumi.automation")
+ROOT = Path(__file__).resolve().parents[1]
+TYPE = "pulumi-python:dynamic/amibackup:AmiAutoBackup"  # how the CLI names the resource's type
+
+
+class Project:
+    """A copy of this repository's project (Pulumi.yaml, __main__.py) and a local backend."""
+
+    def __init__(self, folder: Path, work_dir: Path, endpoint: str) -> None:
+        self.folder, self.work_dir, self.endpoint = folder, work_dir, endpoint
+
+    def pulumi(self, *args: str) -> CliResult:
+        return pulumi_cli.pulumi(args, cwd=self.folder, work_dir=self.work_dir,
+                                 endpoint=self.endpoint)
+
+    def ok(self, *args: str) -> str:
+        """Run a command that must succeed; its output, as the user sees it."""
+        done = self.pulumi(*args)
+        assert done.code == 0, f"pulumi {' '.join(args)} failed:\n{done.text}"
+        return done.stdout
+
+    def write_stack(self, stack: str, backups: list[dict[str, Any]]) -> None:
+        """The stack file a user edits (JSON is YAML)."""
+        config = {"aws:region": "us-east-1", "amibackup:backups": backups}
+        (self.folder / "stacks" / f"Pulumi.{stack}.yaml").write_text(
+            json.dumps({"config": config}, indent=2))
+
+    def new_stack(self, stack: str, backups: list[dict[str, Any]]) -> None:
+        self.write_stack(stack, backups)
+        self.ok("stack", "init", stack)
+
+    def state_of(self, name: str) -> dict[str, Any]:
+        """A resource's outputs in the stack's state (refresh updates them, not the exports)."""
+        state = json.loads(self.ok("stack", "export"))
+        found = [r["outputs"] for r in state["deployment"]["resources"]
+                 if r["urn"].endswith(f"::{name}")]
+        assert len(found) == 1, found
+        return dict(found[0])
+
+    def output(self, name: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.ok("stack", "output", name, "--json"))
+        return out
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Any:
-    from devkit.engine import local_engine
-
+def project(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Project:
+    folder = tmp_path_factory.mktemp("project")
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, folder / name)
+    (folder / ".venv").symlink_to(ROOT / ".venv")  # Pulumi.yaml: virtualenv .venv
+    (folder / "stacks").mkdir()
     try:
-        return local_engine(tmp_path_factory.mktemp("engine"), endpoint)
+        pulumi_cli.engine_bin()
     except Exception as err:
         if os.environ.get("AMIBACKUP_REQUIRE_ENGINE") == "1":
             raise
         pytest.skip(f"no Pulumi engine: {err}")
+    return Project(folder, tmp_path_factory.mktemp("backend"), endpoint)
+
+
+@pytest.fixture
+def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
+    reset(endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    return Clients("us-east-1")
+
+
+@pytest.fixture
+def group(aws: Clients) -> DemoGroup:
+    return create_group(aws, "web", size=2)
 
 
 def backup(**overrides: Any) -> dict[str, Any]:
     return {"name": "web-backup", "group_name": "web", "frequency": "hourly", **overrides}
 
 
-def test_preview_refuses_a_stateful_group(engine, aws, group):
-    stack = engine.stack("stateful", [backup(persistence={"data_volumes": True})])
-    with pytest.raises(auto.CommandError) as failed:
-        stack.preview()
-    text = str(failed.value)
-    assert "has a problem" in text and "cannot coexist with data persistence" in text
+def play(aws: Clients, backup_id: str, ticks: int) -> list[str | None]:
+    """Invoke the runner with the schedule's own Input, as EventBridge Scheduler would."""
+    target = aws("scheduler").get_schedule(Name=f"amibackup-{backup_id}")["Target"]
+    made = []
+    for n in range(ticks):
+        event = json.loads(target["Input"].replace("<aws.scheduler.scheduled-time>",
+                                                   f"2026-11-02T{n:02d}:00:00Z"))
+        made.append(run_cycle(Job.from_event(event), aws).created)
+    return made
+
+
+def test_preview_of_a_new_backup_shows_its_schedule(project, aws, group):
+    project.new_stack("new", [backup(frequency="custom", cron="30 2 * * 1-5",
+                                     timezone="Europe/Dublin")])
+    shown = project.ok("preview", "--diff")
+    assert f"+ {TYPE}: (create)" in shown
+    assert re.search(r'schedule_description\s*: "at 02:30 on Mon-Fri \(Europe/Dublin\)"', shown)
+    assert re.search(r'schedule_expression\s*: "cron\(30 2 \? \* 2-6 \*\)"', shown)
+    assert "+ 2 to create" in shown
+    assert not aws("lambda").list_functions()["Functions"]  # a preview creates nothing
+
+
+def test_preview_refuses_a_stateful_group(project, aws, group):
+    project.new_stack("stateful", [backup(persistence={"data_volumes": True})])
+    refused = project.pulumi("preview")
+    assert refused.code != 0
+    assert re.search(r"property persistence .* has a problem: persistence: data_volumes "
+                     r"persistence makes the group stateful", refused.text), refused.text
+    assert "cannot coexist with data persistence" in refused.text
     assert not aws("lambda").list_functions()["Functions"]
 
 
-def test_up_again_update_refresh(engine, aws, group):
-    stack = engine.stack("lifecycle", [backup()])
-    up = stack.up()
-    assert up.summary.resource_changes == {"create": 2}
-    out = up.outputs["web-backup"].value
+def test_up_again_update_refresh_destroy(project, aws, group):
+    project.new_stack("lifecycle", [backup()])
+    created = project.ok("up", "--yes")
+    assert "+ 2 created" in created
+    out = project.output("web-backup")
+    assert out["schedule_description"] == "at minute 0 of every hour (UTC)"
     assert aws("scheduler").get_schedule(Name=f"amibackup-{out['backup_id']}")[
         "ScheduleExpression"] == "cron(0 * * * ? *)"
-    assert aws("lambda").get_function(FunctionName=f"amibackup-{out['backup_id']}")
-    assert aws("iam").get_role(RoleName=f"amibackup-{out['backup_id']}-run")
 
-    again = stack.up()
-    assert again.summary.resource_changes == {"same": 2}
+    assert "2 unchanged" in project.ok("up", "--yes")
 
-    stack.set_config("amibackup:backups", auto.ConfigValue(json.dumps([backup(
-        frequency="custom", cron="*/15 * * * *")])))
-    changed = stack.up()
-    assert changed.summary.resource_changes == {"same": 1, "update": 1}  # in place
-    assert changed.outputs["web-backup"].value["backup_id"] == out["backup_id"]
-    assert aws("scheduler").get_schedule(Name=f"amibackup-{out['backup_id']}")[
-        "ScheduleExpression"] == "cron(0/15 * * * ? *)"
+    project.write_stack("lifecycle", [backup(frequency="custom", cron="*/15 * * * *")])
+    diff = project.ok("preview", "--diff")
+    assert f"~ {TYPE}: (update)" in diff
+    assert re.search(r'~ schedule_description\s*: "at minute 0 of every hour \(UTC\)" => '
+                     r'"every 15 minutes \(UTC\)"', diff), diff
+    assert re.search(r'~ frequency\s*: "hourly" => "custom"', diff), diff
+    assert re.search(r'\+ cron\s*: "\*/15 \* \* \* \*"', diff), diff
+    assert "~ 1 to update" in diff
+    assert "~ 1 updated" in project.ok("up", "--yes")
+    changed = project.output("web-backup")
+    assert changed["backup_id"] == out["backup_id"]  # in place
+    assert changed["schedule_description"] == "every 15 minutes (UTC)"
 
-    assert stack.refresh().summary.resource_changes == {"same": 2}  # nothing drifted
-    made = images_made(aws, out["backup_id"], 2)
-    # Refresh records the live images (outputs only); then it is clean, and no input drifted.
-    stack.refresh()
-    assert stack.export_stack().deployment["resources"][-1]["outputs"]["latest_image_id"] == \
-        made[-1]
-    assert stack.refresh().summary.resource_changes == {"same": 2}
-    assert stack.preview().change_summary == {"same": 2}
-    stack.destroy()
+    assert "2 unchanged" in project.ok("refresh", "--yes")  # nothing drifted
+    made = play(aws, out["backup_id"], 2)
+    project.ok("refresh", "--yes")  # records the live images in the resource's state
+    assert project.state_of("web-backup")["latest_image_id"] == made[-1]
+    assert "2 unchanged" in project.ok("refresh", "--yes")
+    assert "2 unchanged" in project.ok("preview", "--diff")
+
+    assert "- 2 deleted" in project.ok("destroy", "--yes")
+    assert_nothing_left(aws, out["backup_id"])
 
 
-@pytest.mark.parametrize("persistence", [None, {"private_ip": True}])
-def test_destroy_leaves_nothing_and_a_live_template(engine, aws, group, persistence):
-    stack = engine.stack("destroy", [backup(persistence=persistence, retention=2)])
-    out = stack.up().outputs["web-backup"].value
+def test_destroy_with_private_ip_leaves_nothing_and_a_live_template(project, aws, group):
+    project.new_stack("destroy", [backup(persistence={"private_ip": True}, retention=2)])
+    project.ok("up", "--yes")
+    backup_id = project.output("web-backup")["backup_id"]
     ec2 = aws("ec2")
-    made = images_made(aws, out["backup_id"], 3)
-    snapshots = backup_snapshots(aws, out["backup_id"])
+    made = play(aws, backup_id, 3)
+    snapshots = {s for i in backup_images(ec2, backup_id) for s in i.snapshot_ids}
     assert default_image(ec2, group.template_id) == made[-1] and len(snapshots) == 2
 
-    assert stack.destroy().summary.resource_changes == {"delete": 2}
-    assert leftovers(aws, snapshots=snapshots) == Leftovers()  # of this or any backup
+    assert "- 2 deleted" in project.ok("destroy", "--yes")
+    left = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert not snapshots & left
+    assert_nothing_left(aws, backup_id)
     launched = default_image(ec2, group.template_id)
     assert launched == group.base_image
     assert ec2.describe_images(ImageIds=[launched])["Images"][0]["State"] == "available"
+
+
+def assert_nothing_left(aws: Clients, backup_id: str) -> None:
+    assert backup_images(aws("ec2"), backup_id) == []
+    assert not aws("lambda").list_functions()["Functions"]
+    assert not aws("scheduler").list_schedules()["Schedules"]
+    assert not [r for r in aws("iam").list_roles()["Roles"] if backup_id in r["RoleName"]]
+
+
+def test_review_stack_shows_a_pull_request_its_change(project, aws):
+    """stacks/Pulumi.review.yaml as deployed, then as the pull request changes it."""
+    create_group(aws, "demo-web", size=2)
+    stack_file = project.folder / "stacks" / "Pulumi.review.yaml"
+    shutil.copy(ROOT / "stacks" / "Pulumi.review.yaml", stack_file)
+    project.ok("stack", "select", "--create", "review")
+    assert stack_file.read_text() == (ROOT / "stacks" / "Pulumi.review.yaml").read_text()
+    project.ok("up", "--yes")
+
+    stack_file.write_text(stack_file.read_text().replace(
+        "frequency: hourly\n",
+        'frequency: custom\n      cron: "30 2 * * 1-5"\n      timezone: Europe/Dublin\n'))
+    review = project.ok("preview", "--diff")
+    print(review)  # README-langhost.md shows this output
+    assert re.search(r'~ frequency\s*: "hourly" => "custom"', review)
+    assert re.search(r'\+ cron\s*: "30 2 \* \* 1-5"', review)
+    assert re.search(r'~ timezone\s*: "UTC" => "Europe/Dublin"', review)
+    assert re.search(r'~ schedule_description\s*: "at minute 0 of every hour \(UTC\)" => '
+                     r'"at 02:30 on Mon-Fri \(Europe/Dublin\)"', review)
+    assert "~ 1 to update" in review
+    assert "- 2 deleted" in project.ok("destroy", "--yes")

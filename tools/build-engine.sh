@@ -12,10 +12,6 @@
 # Environment:
 #   AMIBACKUP_ENGINE_CACHE   cache root (default: $HOME/.cache/amibackup/engine)
 #   AMIBACKUP_ENGINE_REBUILD set to 1 to rebuild even if the binary is there
-#   AMIBACKUP_LANGHOST_VERSION  optional version (pseudo-version) of
-#       github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3 to
-#       try to build too. Off by default: the module proxy reachable from the
-#       project's machines does not serve that module (403), see the notes.
 #
 # Needs: go (>= the go line of tools/pulumi-engine/go.mod), the Go module proxy.
 # Progress and the build log go to stderr; only the bin dir goes to stdout.
@@ -71,39 +67,10 @@ fi
 # The dynamic-provider launcher: the engine looks for the plugin
 # pulumi-resource-pulumi-python on PATH and beside the pulumi binary.
 install -m 0755 "$here/pulumi-resource-pulumi-python" "$bin_dir/pulumi-resource-pulumi-python"
-# The Python language host's companion script, from the pinned sdk module.
-sdk_dir=$(cd "$mod_dir" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3 2>/dev/null || true)
-if [ -z "$sdk_dir" ] || [ ! -d "$sdk_dir" ]; then
-    sdk_dir=$(cd "$mod_dir" && go mod download -json github.com/pulumi/pulumi/sdk/v3 |
-        awk -F'"' '$2 == "Dir" { print $4 }')
-fi
-if [ -f "$sdk_dir/python/cmd/pulumi-language-python-exec" ]; then
-    install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$bin_dir/pulumi-language-python-exec"
-else
-    log "warning: pulumi-language-python-exec not found in the sdk module ($sdk_dir)"
-fi
-
-# Optional, best effort: the Python language host (a module of its own).
-if [ -n "${AMIBACKUP_LANGHOST_VERSION:-}" ] && [ ! -x "$bin_dir/pulumi-language-python" ]; then
-    lh=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
-    lh_mod=$cache_root/$version/langhost-mod
-    mkdir -p "$lh_mod"
-    log "trying the Python language host $lh@$AMIBACKUP_LANGHOST_VERSION"
-    if (
-        # (set -e does not apply inside an if condition: chain with &&)
-        cd "$lh_mod" &&
-        { [ -f go.mod ] || go mod init amibackup/tools/pulumi-langhost; } &&
-        GOFLAGS=-mod=mod go get "$lh@$AMIBACKUP_LANGHOST_VERSION" \
-            "github.com/pulumi/pulumi/sdk/v3@$version" \
-            "github.com/pulumi/pulumi/pkg/v3@$version" &&
-        GOFLAGS=-mod=mod go build -trimpath -tags osusergo,grpcnotrace \
-            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
-            -o "$bin_dir/pulumi-language-python" "$lh"
-    ) >&2; then
-        log "built $bin_dir/pulumi-language-python"
-    else
-        log "warning: the Python language host could not be built; use pulumi.automation inline programs"
-    fi
-fi
+# The Python language host: the Go module proxy does not serve Pulumi's own (403), so
+# the CLI finds ours, `pulumi-language-python` (devkit/langhost.py behind a launcher),
+# beside itself. It lets `pulumi preview/up/refresh/destroy` run a Python program.
+install -m 0755 "$here/pulumi-language-python" "$bin_dir/pulumi-language-python"
+rm -f "$bin_dir/pulumi-language-python-exec"  # the real host's script: ours does not use it
 
 printf '%s\n' "$bin_dir"
