@@ -98,13 +98,13 @@ def promote(ec2: Any, spec: dict[str, Any], default: dict[str, Any], image_id: s
             description: str) -> int:
     """A new template version identical to the default but for the image, made the default.
 
-    The full data is passed as well as SourceVersion: AWS copies the source version,
-    emulators may not, and either way only ImageId changes.
+    AWS copies `SourceVersion` and applies only what is sent: the new ImageId. Nothing read
+    from a describe call is sent back: AWS's describe answers carry response-only fields
+    (e.g. `MetadataOptions.State` on IMDSv2 templates) that a request may not contain.
     """
-    data = dict(default["LaunchTemplateData"], ImageId=image_id)
     created = ec2.create_launch_template_version(
         **template_ref(spec), SourceVersion=str(default["VersionNumber"]),
-        VersionDescription=description[:255], LaunchTemplateData=data)
+        VersionDescription=description[:255], LaunchTemplateData={"ImageId": image_id})
     number = created["LaunchTemplateVersion"]["VersionNumber"]
     ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
     return int(number)
@@ -158,12 +158,12 @@ def image_exists(ec2: Any, image_id: str) -> bool:
 
 
 def create_image(ec2: Any, instance_id: str, name: str, description: str, tags: dict[str, str],
-                 no_reboot: bool, tag_snapshots: bool) -> str:
+                 no_reboot: bool) -> str:
     """CreateImage with the tags applied atomically; a lost answer's retry finds the image."""
     tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-    specs = [{"ResourceType": "image", "Tags": tag_list}]
-    if tag_snapshots:
-        specs.append({"ResourceType": "snapshot", "Tags": tag_list})
+    # Snapshots carry the backup's tag from birth: the runner's DeleteSnapshot permission
+    # is conditioned on it, so an untagged snapshot could never be cleaned up.
+    specs = [{"ResourceType": rtype, "Tags": tag_list} for rtype in ("image", "snapshot")]
     try:
         response = ec2.create_image(InstanceId=instance_id, Name=name, Description=description,
                                     NoReboot=no_reboot, TagSpecifications=specs)

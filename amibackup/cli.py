@@ -64,8 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         event = scheduled_job(clients, args.group)
     overrides = {"retention": args.retention, "tags": _tags(args.tag) or None,
-                 "no_reboot": False if args.reboot else None,
-                 "tag_snapshots": False if args.no_snapshot_tags else None}
+                 "no_reboot": False if args.reboot else None}
     event.update({k: v for k, v in overrides.items() if v is not None})
     event["wait_delay"] = args.poll
     deadline = time.monotonic() + args.wait
@@ -130,8 +129,6 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--region")
     run.add_argument("--wait", type=float, default=600, help="seconds to wait for `available`")
     run.add_argument("--poll", type=int, default=15, help="seconds between state polls")
-    run.add_argument("--no-snapshot-tags", action="store_true",
-                     help="do not tag snapshots at CreateImage (emulators such as moto)")
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list the backup images of a group or backup")

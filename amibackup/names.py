@@ -90,8 +90,31 @@ class Names:
         """The SSM parameter of the run lock (see runner/lock.py)."""
         return f"/{PREFIX}/{ascii_slug(self.backup_id)}/lock"
 
+    @property
+    def record_parameter(self) -> str:
+        """The SSM parameter recording the images this backup made (runner and teardown only)."""
+        return f"/{PREFIX}/{ascii_slug(self.backup_id)}/record"
+
+    @property
+    def ami_rule(self) -> str:
+        """The EventBridge rule that delivers `EC2 AMI State Change` events to the runner."""
+        return self._name("-ami")
+
+    @property
+    def failed_alarm(self) -> str:
+        return self._name("-failed")
+
+    @property
+    def stale_alarm(self) -> str:
+        return self._name("-stale")
+
     def image(self, run: str) -> str:
         return image_name(self.backup_id, run)
+
+
+def template_claim_parameter(template_id: str) -> str:
+    """The SSM parameter by which one backup claims a launch template (one backup each)."""
+    return f"/{PREFIX}/templates/{template_id}"
 
 
 SCHEDULE_PREFIX = f"{PREFIX}-"  # every backup's schedule name starts with it

@@ -8,6 +8,7 @@ in-process (`mock_aws`) or a moto server (`AWS_ENDPOINT_URL`).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -75,6 +76,19 @@ def base_image(ec2: Any, name: str) -> str:
     return str(image)
 
 
+USER_DATA = base64.b64encode(b"#!/bin/sh\necho amibackup demo > /etc/motd\n").decode()
+
+
+def template_data(image: str, name: str) -> dict[str, Any]:
+    """A production-like template: IMDSv2 required, user data, instance tags."""
+    return {"ImageId": image, "InstanceType": "t3.micro", "Monitoring": {"Enabled": True},
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
+                                "HttpPutResponseHopLimit": 2},
+            "UserData": USER_DATA,
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": [
+                {"Key": "app", "Value": name}]}]}
+
+
 def create_group(clients: Any, name: str = "demo-web", size: int = 2) -> DemoGroup:
     """Create (or reuse) a group launching `size` instances from a launch template."""
     ec2, asg = clients("ec2"), clients("autoscaling")
@@ -87,10 +101,7 @@ def create_group(clients: Any, name: str = "demo-web", size: int = 2) -> DemoGro
     else:
         template_id = ec2.create_launch_template(
             LaunchTemplateName=template_name,
-            LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro",
-                                "Monitoring": {"Enabled": True},
-                                "TagSpecifications": [{"ResourceType": "instance", "Tags": [
-                                    {"Key": "app", "Value": name}]}]},
+            LaunchTemplateData=template_data(image, name),
         )["LaunchTemplate"]["LaunchTemplateId"]
     groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     if not groups:
@@ -127,9 +138,8 @@ def hourly_job(n: int, group_name: str = "web", backup_id: str = "b1", retention
                start: datetime = T0, **options: Any) -> Job:
     """The runner's job for the n-th hourly run from `start`, polling each second.
 
-    Snapshots are not tagged at CreateImage: plain moto cannot (AWS can).
     """
-    return Job(backup_id, group_name, retention=retention, tag_snapshots=False, wait_delay=1,
+    return Job(backup_id, group_name, retention=retention, wait_delay=1,
                scheduled_time=(start + timedelta(hours=n)).isoformat(), **options)
 
 
@@ -184,15 +194,14 @@ def hand_pick_ami(clients: Any, group_name: str, template_id: str,
     """An operator makes a new AMI (of one of the group's instances) the template's default
     by hand, without pausing the backup; return the image and the new version number.
 
-    The instance type is passed as well as SourceVersion: plain moto does not copy the
-    source version's data (AWS does).
+    As an operator would with the AWS CLI: SourceVersion plus only the new image.
     """
     ec2 = clients("ec2")
     source = group_instances(clients, group_name)[0]["InstanceId"]
     image = ec2.create_image(InstanceId=source, Name=name, NoReboot=True)["ImageId"]
     version = ec2.create_launch_template_version(
         LaunchTemplateId=template_id, SourceVersion="$Default",
-        LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"},
+        LaunchTemplateData={"ImageId": image},
     )["LaunchTemplateVersion"]["VersionNumber"]
     ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(version))
     return str(image), int(version)

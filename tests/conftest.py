@@ -9,11 +9,16 @@ import pytest
 from moto import mock_aws
 
 from amibackup.runner.clients import Clients
+from devkit.localaws.layers import install_layers
 from devkit.localaws.server import FAKE_CREDENTIALS, moto_server, reset
 from devkit.scenarios import DemoGroup, create_group, fake_credentials
 from tests.support.harness import ProviderClient, provider_process
 
 REGION = "us-east-1"
+
+# Every test runs on the strict local AWS: moto plus the layers that refuse what AWS refuses
+# (tests that show plain moto's answer uninstall them locally with `plain_moto()`).
+install_layers()
 
 
 def _fake_aws(monkeypatch: pytest.MonkeyPatch, endpoint: str | None = None) -> None:

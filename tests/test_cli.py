@@ -33,7 +33,7 @@ def test_next_refuses_too_frequent(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_run_then_list(clients: Clients, group: DemoGroup,
                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--group", "web", "--backup", "ops", "--no-snapshot-tags",
+    assert main(["run", "--group", "web", "--backup", "ops",
                  "--tag", "team=ops", "--poll", "1"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["created"] and summary["promoted"] == summary["created"]
@@ -51,7 +51,7 @@ def test_run_without_backup_runs_the_groups_scheduled_job(
     with pytest.raises(SystemExit, match="no amibackup schedule for group 'web'"):
         main(["run", "--group", "web"])
     job = {"backup_id": "web-backup-1234", "group_name": "web", "retention": 2,
-           "tags": {"team": "web"}, "tag_snapshots": False,
+           "tags": {"team": "web"},
            "scheduled_time": "<aws.scheduler.scheduled-time>"}
     clients("scheduler").create_schedule(
         Name="amibackup-web-backup-1234", ScheduleExpression="rate(1 hour)",

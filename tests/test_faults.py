@@ -145,7 +145,7 @@ def _expire_lease(clients: Clients) -> None:
 
 
 def test_two_handler_invocations_at_once_make_one_image(aws, group):
-    event = {"backup_id": "b1", "group_name": "web", "tag_snapshots": False,
+    event = {"backup_id": "b1", "group_name": "web",
              "scheduled_time": T0.isoformat()}
     results = runs_at_once(lambda: handler(dict(event)), lambda: handler(dict(event)))
     assert len([r for r in results if r["created"]]) == 1
@@ -185,8 +185,8 @@ def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, 
     outs = backup.create(clients, spec)
     for n in range(4):
         run_cycle(Job.from_event({**backup.job_input(spec, outs["backup_id"], "us-east-1"),
-                                  "scheduled_time": (T0 + timedelta(hours=n)).isoformat(),
-                                  "tag_snapshots": False}), clients)
+                                  "scheduled_time": (T0 + timedelta(hours=n)).isoformat()}),
+                  clients)
     backup_id = outs["backup_id"]
     assert len(backup_images(clients("ec2"), backup_id)) == 4
     faults.add("ec2.DeregisterImage", "throttle", "5xx")

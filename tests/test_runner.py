@@ -170,7 +170,7 @@ def test_failed_image_is_reported_and_never_promoted(clients, group):
     assert summary.failed == [summary.created] and summary.promoted is None
     assert default_image(clients("ec2"), group.template_id) == before
     with images_start_as("failed"), pytest.raises(RuntimeError, match="image creation failed"):
-        handler({"backup_id": "b1", "group_name": group.group_name, "tag_snapshots": False,
+        handler({"backup_id": "b1", "group_name": group.group_name,
                  "wait_delay": 1, "scheduled_time": (T0 + timedelta(hours=1)).isoformat()})
 
 
@@ -183,7 +183,7 @@ def test_no_instance_is_a_clean_skip(clients):
 
 
 def test_missing_group_is_a_clean_skip(clients):
-    summary = run_cycle(Job("b1", "nope", tag_snapshots=False), clients)
+    summary = run_cycle(Job("b1", "nope"), clients)
     assert summary.skipped == ["group nope not found"]
 
 
@@ -248,7 +248,7 @@ def test_image_tags_let_users_find_backups(clients, group):
 
 def test_handler_runs_the_schedule_input(clients, group):
     out = handler({"backup_id": "h1", "group_name": group.group_name, "retention": 2.0,
-                   "tag_snapshots": False, "scheduled_time": "2026-11-01T10:00:00Z"})
+                   "scheduled_time": "2026-11-01T10:00:00Z"})
     assert out["created"] and out["run"] == "20261101T1000Z"
     with pytest.raises(ValueError, match="group_name"):
         handler({"backup_id": "h1"})
@@ -268,7 +268,7 @@ def test_handler_logs_one_json_line_with_the_request_id(clients, group, capsys):
     root_handler.emit = runtime.append  # type: ignore[method-assign]
     logging.getLogger().addHandler(root_handler)
     try:
-        handler({"backup_id": "log1", "group_name": group.group_name, "tag_snapshots": False,
+        handler({"backup_id": "log1", "group_name": group.group_name,
                  "wait_delay": 1, "scheduled_time": "2026-11-01T10:00:00Z"}, _Context())
     finally:
         logging.getLogger().removeHandler(root_handler)
@@ -278,3 +278,24 @@ def test_handler_logs_one_json_line_with_the_request_id(clients, group, capsys):
     assert logged["request_id"] == "0f1e2d3c-req" and logged["backup"] == "log1"
     assert logged["created"]
     assert not [r for r in runtime if r.name.startswith("amibackup")]
+
+
+def test_promotion_keeps_imdsv2_user_data_and_tags(clients, group):
+    """Issue 9 item 1: promotion sends SourceVersion and the new ImageId only.
+
+    The strict local AWS answers describes with AWS's response-only fields
+    (`MetadataOptions.State`), which botocore refuses in a request: a promotion that sent the
+    described data back would fail on every IMDSv2 template, as it did in AWS.
+    """
+    ec2 = clients("ec2")
+    before = ec2.describe_launch_template_versions(
+        LaunchTemplateId=group.template_id, Versions=["$Default"])["LaunchTemplateVersions"][0]
+    assert before["LaunchTemplateData"]["MetadataOptions"]["State"] == "applied"
+    made = [run(clients, group, n).promoted for n in range(2)]
+    after = ec2.describe_launch_template_versions(
+        LaunchTemplateId=group.template_id, Versions=["$Default"])["LaunchTemplateVersions"][0]
+    data = after["LaunchTemplateData"]
+    assert data["ImageId"] == made[-1]
+    for key in ("MetadataOptions", "UserData", "TagSpecifications", "InstanceType"):
+        assert data[key] == before["LaunchTemplateData"][key], key
+    assert data["MetadataOptions"]["HttpTokens"] == "required"

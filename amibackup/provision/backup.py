@@ -7,7 +7,6 @@ converges whatever exists to the wanted state.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -25,17 +24,12 @@ from amibackup.schema import BackupSpec
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
 
-def emulated() -> bool:
-    """A local emulator (moto) is in use: it cannot tag snapshots at CreateImage."""
-    return bool(os.environ.get("AWS_ENDPOINT_URL"))
-
-
 def job_input(spec: BackupSpec, backup_id: str, region: str) -> dict[str, Any]:
     """The runner's whole job, carried in the schedule target's Input."""
     return {
         "backup_id": backup_id, "group_name": spec.group_name, "region": region,
         "retention": spec.retention, "no_reboot": spec.no_reboot,
-        "tags": dict(spec.tags), "tag_snapshots": not emulated(),
+        "tags": dict(spec.tags),
     }
 
 

@@ -36,7 +36,6 @@ class Job:
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
     scheduled_time: str | None = None  # Scheduler fills in <aws.scheduler.scheduled-time>
-    tag_snapshots: bool = True  # moto cannot tag snapshots at CreateImage; AWS can
     wait_delay: int = 15  # seconds between polls while an image becomes available
 
     @classmethod
@@ -176,7 +175,7 @@ def _create_image(ec2: Any, job: Job, source: plan.Instance, key: str, now: date
     tags = plan.image_tags(job.backup_id, job.group_name, source, key, now, job.tags)
     return access.create_image(ec2, source.instance_id, plan.image_name(job.backup_id, key),
                                image_description(job.backup_id, job.group_name, key), tags,
-                               job.no_reboot, job.tag_snapshots)
+                               job.no_reboot)
 
 
 def _await_pending(ec2: Any, images: list[plan.Image], job: Job, summary: Summary,
