@@ -24,6 +24,7 @@ TAG_SOURCE_IMAGE = f"{PREFIX}:source-image"
 TAG_CREATED_AT = f"{PREFIX}:created-at"
 TAG_RUN = f"{PREFIX}:run"
 TAG_KEPT = f"{PREFIX}:kept"  # teardown's reason for an image it must leave behind
+TAG_OWNER = f"{PREFIX}:owner"  # on the function: project/stack/resource that declared it
 TAG_MANAGED_BY = "managed-by"  # on the roles and function: who made them
 
 NAME_MAX = 64  # IAM roles, Lambda functions and Scheduler schedules alike

@@ -2,6 +2,10 @@
 
 Hooks receive plain dicts; everything AWS-shaped lives in `amibackup.provision`.
 AWS clients are made inside the hooks (never pickled with the provider).
+
+The class's import path, `amibackup.provider.AmiAutoBackupProvider`, is public API: the
+engine stores a reference to it in every backup's state and imports it to read, update
+and delete the backup, so it must stay importable for as long as a stack holds a backup.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from amibackup import spec
+from amibackup import identity, spec
+from amibackup.drift import drifted
+from amibackup.identity import IDENTITY_KEY, AwsSettings
+from amibackup.messages import warn
 from amibackup.schema import INPUT_KEYS, REPLACE_KEYS, BackupSpec
 
 __all__ = ["INPUT_KEYS", "REPLACE_KEYS", "AmiAutoBackupProvider", "changed_keys"]
+
+HIDDEN_KEYS = (IDENTITY_KEY, "owner")  # set by the resource, kept in state for later hooks
 
 
 def is_unknown(value: Any) -> bool:
@@ -48,7 +57,13 @@ def changed_keys(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
 
 
 class AmiAutoBackupProvider(ResourceProvider):
-    """Creates, updates, reads and deletes one AMI auto-backup of an Auto Scaling group."""
+    """Creates, updates, reads and deletes one AMI auto-backup of an Auto Scaling group.
+
+    It holds no secret (only the stack's region, profile and role ARNs, set by
+    `configure` in the provider process), so its pickle is not forced into a secret.
+    """
+
+    serialize_as_secret_always = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,32 +71,36 @@ class AmiAutoBackupProvider(ResourceProvider):
         self.profile: str | None = None
 
     def configure(self, req: ConfigureRequest) -> None:
-        """Honour the stack's `aws:region` and `aws:profile`, as pulumi_aws does."""
-        self.region = req.config.get("aws:region") or None
-        self.profile = req.config.get("aws:profile") or None
+        """The stack's aws:region, aws:profile and aws:assumeRole(s), as pulumi_aws reads them."""
+        self.stack = identity.from_stack_config(req.config.get)
+        self.region, self.profile = self.stack.region, self.stack.profile
 
-    def _session(self, props: dict[str, Any]) -> Any:
-        """The `region` input, else the stack's aws:region/aws:profile, else boto3's chain."""
-        import boto3  # here, not at import: a program importing amibackup stays fast
-
-        region = props.get("region") or getattr(self, "region", None)
-        return boto3.session.Session(profile_name=getattr(self, "profile", None),
-                                     region_name=region or None)
+    def _stack(self) -> AwsSettings:
+        # An old pickle (or one never configured) has only region and profile.
+        stack = getattr(self, "stack", None)
+        return stack or AwsSettings(getattr(self, "region", None), getattr(self, "profile", None))
 
     def _region(self, props: dict[str, Any]) -> str | None:
-        """The region `props` resolve to; boto3's default is looked up once per process."""
-        explicit = props.get("region") or getattr(self, "region", None)
+        """The region a new backup with `props` goes to; boto3's default looked up once."""
+        explicit = identity.region_for(props, self._stack())
         if explicit:
             return str(explicit)
         if getattr(self, "_default_region", None) is None:
-            self._default_region = self._session({}).region_name or ""
+            settings = identity.settings_for(props, self._stack())
+            self._default_region = identity.session(
+                AwsSettings(profile=settings.profile), None).region_name or ""
         return self._default_region or None
 
-    def _clients(self, props: dict[str, Any]) -> Any:
+    def _clients(self, props: dict[str, Any], region: str | None) -> Any:
         from amibackup.runner.clients import Clients
 
-        session = self._session(props)
+        session = identity.session(identity.settings_for(props, self._stack()), region)
         return Clients(session.region_name, session=session)
+
+    def _existing(self, props: dict[str, Any]) -> Any:
+        """Clients for a backup that exists: in its recorded region, whatever changed since."""
+        return self._clients(props, identity.recorded_region(props, self._stack())
+                             or self._region(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         problems = spec.validate(news, is_unknown)
@@ -93,14 +112,15 @@ class AmiAutoBackupProvider(ResourceProvider):
         from amibackup.provision.package import code_sha256
 
         changes = changed_keys(olds, news)
+        if is_unknown(news.get(IDENTITY_KEY)):
+            changes.append("region")  # an explicit provider not known yet: may move
+        wanted = None if "region" in changes else self._region(news)
         if "region" in changes and not is_unknown(news.get("region")) and olds.get(
                 "resolved_region") == self._region(news):
             changes.remove("region")  # the same region, named explicitly or by default
-        elif "region" not in changes and olds.get("resolved_region") and olds.get(
-                "resolved_region") != self._region(news):
-            changes.append("region")  # the stack's aws:region changed
-        if olds.get("schedule_state") == "MISSING":
-            changes.append("schedule_state")  # deleted by hand: the update recreates it
+        elif wanted and olds.get("resolved_region") and olds["resolved_region"] != wanted:
+            changes.append("region")  # the stack's or the provider's region changed
+        changes += drifted(olds, news)
         if olds.get("code_sha256") and olds.get("code_sha256") != code_sha256():
             changes.append("code_sha256")  # a new amibackup version: ship its runner
         replaces = [k for k in REPLACE_KEYS if k in changes]
@@ -112,27 +132,45 @@ class AmiAutoBackupProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         from amibackup.provision import backup
 
-        outs = backup.create(self._clients(props), BackupSpec.from_props(props))
-        return CreateResult(outs["backup_id"], outs)
+        clients = self._clients(props, self._region(props))
+        outs = backup.create(clients, BackupSpec.from_props(props), owner=props.get("owner"))
+        return CreateResult(outs["backup_id"], self._finish(props, outs))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         from amibackup.provision import backup
 
-        outs = backup.ensure(self._clients(news), BackupSpec.from_props(news), id_,
-                             recorded_version=olds.get("recorded_version"))
-        return UpdateResult(outs)
+        clients = self._existing({**news, "resolved_region": olds.get("resolved_region")})
+        outs = backup.ensure(clients, BackupSpec.from_props(news), id_,
+                             recorded_version=olds.get("recorded_version"),
+                             owner=news.get("owner"))
+        return UpdateResult(self._finish(news, outs))
+
+    @staticmethod
+    def _finish(props: dict[str, Any], outs: dict[str, Any]) -> dict[str, Any]:
+        """Keep the hidden inputs later hooks need; say the provisioning warnings."""
+        for key in HIDDEN_KEYS:
+            if props.get(key) is not None:
+                outs[key] = props[key]
+        for message in outs.get("warnings") or []:
+            warn(f"{outs.get('backup_id')}: {message}")
+        return outs
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        from amibackup.drift import live_parts
         from amibackup.provision import backup
 
-        outs = backup.read(self._clients(props), id_, props)
+        clients = self._existing(props)
+        outs = backup.read(clients, id_, props)
         if outs is None:
             return ReadResult(None, {})
-        return ReadResult(id_, outs)
+        return ReadResult(id_, live_parts(clients, id_, outs))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         from amibackup.provision import backup
 
         recorded = props.get("recorded_version")
-        backup.delete(self._clients(props), id_, BackupSpec.from_props(spec.normalise(props)),
-                      recorded_version=int(recorded) if recorded is not None else None)
+        result = backup.delete(self._existing(props), id_,
+                               BackupSpec.from_props(spec.normalise(props)),
+                               recorded_version=int(recorded) if recorded is not None else None)
+        for message in getattr(result, "warnings", None) or []:
+            warn(f"{id_} (deleted): {message}")

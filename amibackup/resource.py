@@ -1,28 +1,40 @@
 """`AmiAutoBackup`: the resource users declare next to their Auto Scaling group.
 
 Its arguments and outputs come from `amibackup.schema`; defaults are applied once, by
-the provider's check, so an unset argument is simply absent here.
+the provider's check, so an unset argument is simply absent here. The calling
+conventions are pulumi_aws's: `AmiAutoBackup(name, args, opts)` or
+`AmiAutoBackup(name, opts=..., group_name=..., ...)`, and `AmiAutoBackup.get(name, id)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, cast, overload
 
 import pulumi
 from pulumi.dynamic import Resource
 
 from amibackup import schema
+from amibackup.identity import IDENTITY_KEY, from_terraform_config
 from amibackup.provider import AmiAutoBackupProvider
 
+PROVIDER_HOWTO = (
+    "pass an aws.Provider (opts=pulumi.ResourceOptions(provider=aws_provider)) whose region, "
+    "profile and assume_roles AmiAutoBackup uses, or set the stack's aws:region, aws:profile "
+    "and aws:assumeRoles")
 
-@dataclass
+
+@dataclass(kw_only=True)
 class PersistenceArgs:
     """The group's persistence settings (root_volume or data_volumes: refused, stateful)."""
 
     root_volume: pulumi.Input[bool] | None = None
+    """The group keeps each instance's root volume: refused (a stateful group)."""
     data_volumes: pulumi.Input[bool] | None = None
+    """The group keeps each instance's data volumes: refused (a stateful group)."""
     private_ip: pulumi.Input[bool] | None = None
+    """The group keeps each instance's private IP: allowed, changes nothing in teardown."""
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)
@@ -31,17 +43,30 @@ class PersistenceArgs:
 
 @dataclass(kw_only=True)
 class AmiAutoBackupArgs:
+    """The inputs of an AmiAutoBackup (None: the default)."""
+
     group_name: pulumi.Input[str]
+    """Name of the Auto Scaling group to back up (required). Changing it replaces the backup."""
     frequency: pulumi.Input[str] | None = None
+    """continuous (every 10 minutes), hourly (default), daily, weekly, or custom (then cron)."""
     cron: pulumi.Input[str] | None = None
+    """With frequency="custom": a 5-field cron, or an EventBridge cron(...)/rate(...)."""
     timezone: pulumi.Input[str] | None = None
+    """IANA time zone the schedule's times are in. Default: UTC."""
     retention: pulumi.Input[int] | None = None
-    persistence: pulumi.Input[PersistenceArgs | dict[str, Any]] | None = None
+    """Available backup images to keep, 1 to 100. Default: 3."""
+    persistence: pulumi.Input[PersistenceArgs | Mapping[str, pulumi.Input[bool]]] | None = None
+    """The group's persistence settings; root_volume or data_volumes is refused."""
     no_reboot: pulumi.Input[bool] | None = None
+    """Image the instance without rebooting it. Default: True."""
     paused: pulumi.Input[bool] | None = None
+    """Keep the schedule but disable it. Default: False."""
     deregister_on_delete: pulumi.Input[bool] | None = None
-    tags: pulumi.Input[dict[str, str]] | None = None
+    """On delete, deregister the backup's images and delete their snapshots. Default: True."""
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None
+    """Tags for the images, snapshots, roles and function."""
     region: pulumi.Input[str] | None = None
+    """AWS region; default: an explicit aws.Provider's, else the stack's aws:region."""
 
     def to_props(self) -> dict[str, Any]:
         """The provider's input properties (PersistenceArgs as a plain map)."""
@@ -51,48 +76,197 @@ class AmiAutoBackupArgs:
         return props
 
 
-AmiAutoBackupArgs.__doc__ = ("The inputs of an AmiAutoBackup (None: the default).\n\n"
-                             + schema.describe(schema.INPUTS))
+def aws_provider_of(opts: pulumi.ResourceOptions | None) -> pulumi.ProviderResource | None:
+    """The aws.Provider given in `opts.provider` or `opts.providers`, if any."""
+    if opts is None:
+        return None
+    candidates: list[Any] = [opts.provider]
+    if isinstance(opts.providers, Mapping):
+        candidates.append(opts.providers.get("aws"))
+    elif opts.providers:
+        candidates.extend(opts.providers)
+    found = [p for p in candidates
+             if isinstance(p, pulumi.ProviderResource) and p.package == "aws"]
+    return found[0] if found else None
+
+
+def identity_input(provider: pulumi.ProviderResource) -> pulumi.Output[dict[str, Any]]:
+    """The explicit provider's region, profile and assume-role chain, as a hidden input."""
+    config = getattr(provider, "terraform_config", None)
+    if config is None:
+        raise TypeError(f"opts.provider: this aws.Provider cannot tell its settings to "
+                        f"AmiAutoBackup (pulumi_aws too old?); {PROVIDER_HOWTO}")
+    return cast("pulumi.Output[Any]", config()).apply(
+        lambda found: from_terraform_config(getattr(found, "result", None) or found or {}))
 
 
 class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
-    backup_id: pulumi.Output[str]
-    resolved_region: pulumi.Output[str]
-    schedule_expression: pulumi.Output[str]
-    schedule_description: pulumi.Output[str]
-    schedule_name: pulumi.Output[str]
-    schedule_arn: pulumi.Output[str]
-    schedule_state: pulumi.Output[str]
-    function_name: pulumi.Output[str]
-    function_arn: pulumi.Output[str]
-    role_arn: pulumi.Output[str]
-    scheduler_role_arn: pulumi.Output[str]
-    launch_template_id: pulumi.Output[str]
-    recorded_version: pulumi.Output[int]
-    code_sha256: pulumi.Output[str]
-    latest_image_id: pulumi.Output[str | None]
-    image_ids: pulumi.Output[list[str]]
+    """Scheduled AMI backups of an Auto Scaling group's newest healthy instance.
 
-    def __init__(self, resource_name: str, args: AmiAutoBackupArgs | None = None,
-                 opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        """Declare a backup: `AmiAutoBackup(name, args=AmiAutoBackupArgs(...))`, or the same
-        inputs as keywords: `AmiAutoBackup(name, group_name=..., retention=5)`."""
-        if args is not None and kwargs:
-            raise TypeError("AmiAutoBackup takes either args=AmiAutoBackupArgs(...) or keyword "
-                            f"inputs, not both (got args and {', '.join(sorted(kwargs))})")
-        if args is None:
-            unknown = sorted(set(kwargs) - set(schema.INPUT_KEYS))
-            if unknown:
-                raise TypeError(f"AmiAutoBackup got unknown input(s) {', '.join(unknown)}; "
-                                f"inputs are {', '.join(schema.INPUT_KEYS)}")
-            args = AmiAutoBackupArgs(**{"group_name": None, **kwargs})
-        props: dict[str, Any] = {"backup_name": resource_name, **args.to_props(),
+    The group launches from the newest available backup; the last `retention` images (and
+    their snapshots) are kept. See AmiAutoBackupArgs for the inputs.
+    """
+
+    @overload
+    def __init__(self, resource_name: str, args: AmiAutoBackupArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None: ...
+
+    @overload
+    def __init__(self, resource_name: str, opts: pulumi.ResourceOptions | None = None, *,
+                 group_name: pulumi.Input[str],
+                 frequency: pulumi.Input[str] | None = None,
+                 cron: pulumi.Input[str] | None = None,
+                 timezone: pulumi.Input[str] | None = None,
+                 retention: pulumi.Input[int] | None = None,
+                 persistence: pulumi.Input[PersistenceArgs | Mapping[str, pulumi.Input[bool]]]
+                 | None = None,
+                 no_reboot: pulumi.Input[bool] | None = None,
+                 paused: pulumi.Input[bool] | None = None,
+                 deregister_on_delete: pulumi.Input[bool] | None = None,
+                 tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+                 region: pulumi.Input[str] | None = None) -> None: ...
+
+    def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        """Declare a backup: `AmiAutoBackup(name, AmiAutoBackupArgs(...), opts)`, or the
+        inputs as keywords: `AmiAutoBackup(name, opts=opts, group_name=..., retention=5)`."""
+        backup_args, opts = _args_and_opts(args, kwargs)
+        props: dict[str, Any] = {"backup_name": resource_name, **backup_args.to_props(),
+                                 "owner": f"{pulumi.get_project()}/{pulumi.get_stack()}/"
+                                          f"{resource_name}",
                                  **{name: None for name in schema.OUTPUT_KEYS}}
+        if opts is None or opts.id is None:
+            provider = aws_provider_of(opts)
+            if provider is not None:
+                props[IDENTITY_KEY] = identity_input(provider)
         super().__init__(AmiAutoBackupProvider(), resource_name, props, opts)
 
+    @staticmethod
+    def get(resource_name: str, id: pulumi.Input[str],
+            opts: pulumi.ResourceOptions | None = None) -> AmiAutoBackup:
+        """The existing backup `id` (its backup_id), read from AWS by the provider.
 
-AmiAutoBackup.__doc__ = (
-    "Scheduled AMI backups of an Auto Scaling group's newest healthy instance.\n\n"
-    "The group launches from the newest available backup; the last `retention` images\n"
-    "(and their snapshots) are kept.\n\nInputs (AmiAutoBackupArgs, or keywords):\n"
-    + schema.describe(schema.INPUTS) + "\n\nOutputs:\n" + schema.describe(schema.OUTPUTS))
+        It is read in the region of an explicit aws.Provider in `opts`, else the stack's.
+        """
+        merged = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id))
+        return AmiAutoBackup(resource_name, AmiAutoBackupArgs(group_name=""), merged)
+
+    @property
+    @pulumi.getter(name="backup_id")
+    def backup_id(self) -> pulumi.Output[str]:
+        """The backup's id: every AWS name of the backup derives from it."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "backup_id"))
+
+    @property
+    @pulumi.getter(name="resolved_region")
+    def resolved_region(self) -> pulumi.Output[str]:
+        """The region the backup lives in."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "resolved_region"))
+
+    @property
+    @pulumi.getter(name="schedule_expression")
+    def schedule_expression(self) -> pulumi.Output[str]:
+        """The EventBridge Scheduler expression that runs."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "schedule_expression"))
+
+    @property
+    @pulumi.getter(name="schedule_description")
+    def schedule_description(self) -> pulumi.Output[str]:
+        """The schedule in plain words."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "schedule_description"))
+
+    @property
+    @pulumi.getter(name="schedule_name")
+    def schedule_name(self) -> pulumi.Output[str]:
+        """Name of the EventBridge Scheduler schedule."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "schedule_name"))
+
+    @property
+    @pulumi.getter(name="schedule_arn")
+    def schedule_arn(self) -> pulumi.Output[str]:
+        """ARN of the schedule."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "schedule_arn"))
+
+    @property
+    @pulumi.getter(name="schedule_state")
+    def schedule_state(self) -> pulumi.Output[str]:
+        """ENABLED, DISABLED, or MISSING when deleted by hand."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "schedule_state"))
+
+    @property
+    @pulumi.getter(name="function_name")
+    def function_name(self) -> pulumi.Output[str]:
+        """Name of the runner Lambda function."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "function_name"))
+
+    @property
+    @pulumi.getter(name="function_arn")
+    def function_arn(self) -> pulumi.Output[str]:
+        """ARN of the runner Lambda function."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "function_arn"))
+
+    @property
+    @pulumi.getter(name="role_arn")
+    def role_arn(self) -> pulumi.Output[str]:
+        """ARN of the runner's IAM role."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "role_arn"))
+
+    @property
+    @pulumi.getter(name="scheduler_role_arn")
+    def scheduler_role_arn(self) -> pulumi.Output[str]:
+        """ARN of the role the schedule invokes the runner with."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "scheduler_role_arn"))
+
+    @property
+    @pulumi.getter(name="launch_template_id")
+    def launch_template_id(self) -> pulumi.Output[str]:
+        """The group's launch template."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "launch_template_id"))
+
+    @property
+    @pulumi.getter(name="recorded_version")
+    def recorded_version(self) -> pulumi.Output[int]:
+        """The template's default version at create: what delete points the group back at."""
+        return cast("pulumi.Output[int]", pulumi.get(self, "recorded_version"))
+
+    @property
+    @pulumi.getter(name="code_sha256")
+    def code_sha256(self) -> pulumi.Output[str]:
+        """Hash of the deployed runner code."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "code_sha256"))
+
+    @property
+    @pulumi.getter(name="latest_image_id")
+    def latest_image_id(self) -> pulumi.Output[str | None]:
+        """The newest available backup image."""
+        return cast("pulumi.Output[str | None]", pulumi.get(self, "latest_image_id"))
+
+    @property
+    @pulumi.getter(name="image_ids")
+    def image_ids(self) -> pulumi.Output[list[str]]:
+        """Available backup images, newest first."""
+        return cast("pulumi.Output[list[str]]", pulumi.get(self, "image_ids"))
+
+
+def _args_and_opts(args: tuple[Any, ...], kwargs: dict[str, Any]
+                   ) -> tuple[AmiAutoBackupArgs, pulumi.ResourceOptions | None]:
+    """pulumi_aws's two call forms: (args, opts) or (opts, **inputs); mixing is refused."""
+    positional = list(args)
+    backup_args = kwargs.pop("args", None)
+    if positional and isinstance(positional[0], AmiAutoBackupArgs):
+        backup_args = positional.pop(0)
+    opts = kwargs.pop("opts", None)
+    if positional:
+        opts = positional.pop(0)
+    if positional or (opts is not None and not isinstance(opts, pulumi.ResourceOptions)):
+        raise TypeError("AmiAutoBackup(resource_name, args=None, opts=None, **inputs): "
+                        "inputs are keyword-only")
+    if backup_args is not None and kwargs:
+        raise TypeError("AmiAutoBackup takes either args=AmiAutoBackupArgs(...) or keyword "
+                        f"inputs, not both (got args and {', '.join(sorted(kwargs))})")
+    if backup_args is None:
+        unknown = sorted(set(kwargs) - set(schema.INPUT_KEYS))
+        if unknown:
+            raise TypeError(f"AmiAutoBackup got unknown input(s) {', '.join(unknown)}; "
+                            f"inputs are {', '.join(schema.INPUT_KEYS)}")
+        backup_args = AmiAutoBackupArgs(**{"group_name": None, **kwargs})
+    return backup_args, opts

@@ -12,7 +12,7 @@ from typing import Any
 
 from amibackup import access
 from amibackup.access import backup_images
-from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, Names, new_backup_id
+from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, TAG_OWNER, Names, new_backup_id
 from amibackup.provision import iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
@@ -65,12 +65,14 @@ def _scope(clients: Clients, spec: BackupSpec, backup_id: str, template_id: str
 
 
 def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
-           recorded_version: int | None = None) -> dict[str, Any]:
+           recorded_version: int | None = None, owner: str | None = None) -> dict[str, Any]:
     """Make every part exist as `spec` asks; return the resource's outputs."""
     names = Names(backup_id)
     template_id, default_version = resolve_group(clients, spec.group_name)
     scope = _scope(clients, spec, backup_id, template_id)
     tags = _resource_tags(spec, backup_id)
+    if owner:
+        tags[TAG_OWNER] = owner
     a_iam, lam, sch = clients("iam"), clients("lambda"), clients("scheduler")
 
     def role(name: str, service: str, doc: dict[str, Any], what: str) -> str:
@@ -130,9 +132,14 @@ def _ensure_function(lam: Any, names: Names, runner_role: str, tags: dict[str, s
     return function_arn
 
 
-def create(clients: Clients, spec: BackupSpec) -> dict[str, Any]:
-    """Provision a new backup; on any failure remove what was made, then raise."""
-    others = scheduler.backups_of_group(clients("scheduler"), spec.group_name)
+def create(clients: Clients, spec: BackupSpec, owner: str | None = None) -> dict[str, Any]:
+    """Provision a new backup; on any failure remove what was made, then raise.
+
+    `owner` (project/stack/resource name) lets a replacement of the same resource through
+    while the backup it replaces still exists.
+    """
+    others = [name for name in scheduler.backups_of_group(clients("scheduler"), spec.group_name)
+              if owner is None or _owner_of(clients, name) != owner]
     if others:
         raise ProvisionError(
             f"group_name: group {spec.group_name!r} already has an amibackup backup "
@@ -140,10 +147,19 @@ def create(clients: Clients, spec: BackupSpec) -> dict[str, Any]:
             "one backup per group")
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
     try:
-        return ensure(clients, spec, backup_id)
+        return ensure(clients, spec, backup_id, owner=owner)
     except BaseException:
         remove_infrastructure(clients, backup_id)
         raise
+
+
+def _owner_of(clients: Clients, schedule_name: str) -> str | None:
+    """The owner tag on the function of the backup whose schedule is `schedule_name`."""
+    function = lambda_fn.get_function(clients("lambda"), schedule_name)  # same name
+    if function is None:
+        return None
+    tags = clients("lambda").list_tags(Resource=function["FunctionArn"]).get("Tags", {})
+    return tags.get(TAG_OWNER)
 
 
 def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, Any] | None:
