@@ -45,7 +45,7 @@ def drifted(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     if not olds.get("backup_id"):
         return []
     changes = [k for k in ("function_arn", "role_arn", "scheduler_role_arn")
-               if k in olds and not olds.get(k)]
+               if not olds.get(k)]
     if olds.get("schedule_state") == MISSING:
         changes.append("schedule_state")  # deleted or rewired by hand: the update recreates it
     elif news.get("paused") is not None and olds.get("schedule_state") in ("ENABLED",
