@@ -17,9 +17,21 @@ from amibackup.schema import INPUT_KEYS
 BACKUP_KEYS = tuple(k for k in INPUT_KEYS if k != "group_name")  # group_name: see below
 
 
+def import_pulumi_aws(entry: str) -> Any:
+    """pulumi_aws, an optional extra: only an entry with `group:` needs it."""
+    try:
+        import pulumi_aws
+    except ImportError as err:
+        raise ImportError(
+            f"amibackup:backups entry {entry!r} declares a group (group:), which needs "
+            "pulumi_aws: pip install 'amibackup[example]', or back up an existing group "
+            "with group_name: instead") from err
+    return pulumi_aws
+
+
 def declare_group(name: str, group: dict[str, Any]) -> pulumi.Output[str]:
     """A launch template and an Auto Scaling group that launches its default version."""
-    import pulumi_aws as aws
+    aws = import_pulumi_aws(name)
 
     template = aws.ec2.LaunchTemplate(
         f"{name}-lt",

@@ -75,8 +75,8 @@ def from_props(raw: Any) -> AwsSettings | None:
                        _roles(raw.get("assume_roles") or raw.get("assume_role")))
 
 
-def from_terraform_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """An aws.Provider's terraform config reduced to what the backup needs.
+def from_provider_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """An aws.Provider's settings reduced to what the backup needs.
 
     Static keys are refused: they would have to be stored in the backup's state.
     """
@@ -86,7 +86,7 @@ def from_terraform_config(config: Mapping[str, Any]) -> dict[str, Any]:
             "used by AmiAutoBackup (the keys would be stored in its state); give the provider "
             "a profile or assume_roles instead")
     return AwsSettings(config.get("region") or None, config.get("profile") or None,
-                       _roles(config.get("assume_role"))).to_props()
+                       _roles(config.get("assume_roles"))).to_props()
 
 
 def region_for(props: Mapping[str, Any], stack: AwsSettings) -> str | None:

@@ -16,7 +16,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from amibackup import schema
-from amibackup.identity import IDENTITY_KEY, from_terraform_config
+from amibackup.identity import IDENTITY_KEY, from_provider_settings
 from amibackup.provider import AmiAutoBackupProvider
 
 PROVIDER_HOWTO = (
@@ -91,13 +91,16 @@ def aws_provider_of(opts: pulumi.ResourceOptions | None) -> pulumi.ProviderResou
 
 
 def identity_input(provider: pulumi.ProviderResource) -> pulumi.Output[dict[str, Any]]:
-    """The explicit provider's region, profile and assume-role chain, as a hidden input."""
-    config = getattr(provider, "terraform_config", None)
-    if config is None:
-        raise TypeError(f"opts.provider: this aws.Provider cannot tell its settings to "
-                        f"AmiAutoBackup (pulumi_aws too old?); {PROVIDER_HOWTO}")
-    return cast("pulumi.Output[Any]", config()).apply(
-        lambda found: from_terraform_config(getattr(found, "result", None) or found or {}))
+    """The explicit provider's region, profile and assume-role chain, as a hidden input.
+
+    A provider resource's outputs are its settings; the SDK sets each as an attribute.
+    """
+    def setting(name: str) -> Any:
+        return provider.__dict__.get(name)
+
+    keys = ("region", "profile", "assume_roles", "access_key", "secret_key", "token")
+    return pulumi.Output.all(*[setting(k) for k in keys]).apply(
+        lambda values: from_provider_settings(dict(zip(keys, values, strict=True))))
 
 
 class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
@@ -151,97 +154,81 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
         return AmiAutoBackup(resource_name, AmiAutoBackupArgs(group_name=""), merged)
 
     @property
-    @pulumi.getter(name="backup_id")
     def backup_id(self) -> pulumi.Output[str]:
         """The backup's id: every AWS name of the backup derives from it."""
         return cast("pulumi.Output[str]", pulumi.get(self, "backup_id"))
 
     @property
-    @pulumi.getter(name="resolved_region")
     def resolved_region(self) -> pulumi.Output[str]:
         """The region the backup lives in."""
         return cast("pulumi.Output[str]", pulumi.get(self, "resolved_region"))
 
     @property
-    @pulumi.getter(name="schedule_expression")
     def schedule_expression(self) -> pulumi.Output[str]:
         """The EventBridge Scheduler expression that runs."""
         return cast("pulumi.Output[str]", pulumi.get(self, "schedule_expression"))
 
     @property
-    @pulumi.getter(name="schedule_description")
     def schedule_description(self) -> pulumi.Output[str]:
         """The schedule in plain words."""
         return cast("pulumi.Output[str]", pulumi.get(self, "schedule_description"))
 
     @property
-    @pulumi.getter(name="schedule_name")
     def schedule_name(self) -> pulumi.Output[str]:
         """Name of the EventBridge Scheduler schedule."""
         return cast("pulumi.Output[str]", pulumi.get(self, "schedule_name"))
 
     @property
-    @pulumi.getter(name="schedule_arn")
     def schedule_arn(self) -> pulumi.Output[str]:
         """ARN of the schedule."""
         return cast("pulumi.Output[str]", pulumi.get(self, "schedule_arn"))
 
     @property
-    @pulumi.getter(name="schedule_state")
     def schedule_state(self) -> pulumi.Output[str]:
         """ENABLED, DISABLED, or MISSING when deleted by hand."""
         return cast("pulumi.Output[str]", pulumi.get(self, "schedule_state"))
 
     @property
-    @pulumi.getter(name="function_name")
     def function_name(self) -> pulumi.Output[str]:
         """Name of the runner Lambda function."""
         return cast("pulumi.Output[str]", pulumi.get(self, "function_name"))
 
     @property
-    @pulumi.getter(name="function_arn")
     def function_arn(self) -> pulumi.Output[str]:
         """ARN of the runner Lambda function."""
         return cast("pulumi.Output[str]", pulumi.get(self, "function_arn"))
 
     @property
-    @pulumi.getter(name="role_arn")
     def role_arn(self) -> pulumi.Output[str]:
         """ARN of the runner's IAM role."""
         return cast("pulumi.Output[str]", pulumi.get(self, "role_arn"))
 
     @property
-    @pulumi.getter(name="scheduler_role_arn")
     def scheduler_role_arn(self) -> pulumi.Output[str]:
         """ARN of the role the schedule invokes the runner with."""
         return cast("pulumi.Output[str]", pulumi.get(self, "scheduler_role_arn"))
 
     @property
-    @pulumi.getter(name="launch_template_id")
     def launch_template_id(self) -> pulumi.Output[str]:
         """The group's launch template."""
         return cast("pulumi.Output[str]", pulumi.get(self, "launch_template_id"))
 
     @property
-    @pulumi.getter(name="recorded_version")
     def recorded_version(self) -> pulumi.Output[int]:
         """The template's default version at create: what delete points the group back at."""
         return cast("pulumi.Output[int]", pulumi.get(self, "recorded_version"))
 
     @property
-    @pulumi.getter(name="code_sha256")
     def code_sha256(self) -> pulumi.Output[str]:
         """Hash of the deployed runner code."""
         return cast("pulumi.Output[str]", pulumi.get(self, "code_sha256"))
 
     @property
-    @pulumi.getter(name="latest_image_id")
     def latest_image_id(self) -> pulumi.Output[str | None]:
         """The newest available backup image."""
         return cast("pulumi.Output[str | None]", pulumi.get(self, "latest_image_id"))
 
     @property
-    @pulumi.getter(name="image_ids")
     def image_ids(self) -> pulumi.Output[list[str]]:
         """Available backup images, newest first."""
         return cast("pulumi.Output[list[str]]", pulumi.get(self, "image_ids"))

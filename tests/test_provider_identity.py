@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from amibackup.runner.clients import Clients
@@ -62,15 +63,22 @@ def test_explicit_provider_region_wins_over_the_stack(provider, aws, endpoint):
     assert not west("lambda").list_functions()["Functions"]
 
 
-def test_assume_role_chain_from_stack_config(provider, aws, group):
-    role = aws("iam").create_role(RoleName="deployer", AssumeRolePolicyDocument="{}")["Role"]
+def test_assume_role_chain_from_stack_config_lands_in_the_other_account(provider, aws):
+    role_arn = "arn:aws:iam::222222222222:role/deployer"
+    creds = aws("sts").assume_role(RoleArn=role_arn, RoleSessionName="seed")["Credentials"]
+    other = Clients("us-east-1", session=boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"], region_name="us-east-1"))
+    create_group(other, "web", size=2)  # the group lives in account 222222222222 only
     provider.configure({"aws:region": "us-east-1",
-                        "aws:assumeRoles": f'[{{"roleArn": "{role["Arn"]}"}}]'})
-    news, _ = provider.check(inputs())
-    id_, outs = provider.create(news)
-    assert outs["resolved_region"] == "us-east-1"
-    provider.delete(id_, outs)
-    assert leftovers(aws, id_) == Leftovers()
+                        "aws:assumeRoles": f'[{{"roleArn": "{role_arn}"}}]'})
+    try:
+        _, outs = provider.create(provider.check(inputs())[0])
+    finally:
+        provider.configure({})
+    assert ":222222222222:" in outs["function_arn"] and ":222222222222:" in outs["role_arn"]
+    assert not aws("lambda").list_functions()["Functions"]  # nothing in the caller's account
+    assert other("lambda").list_functions()["Functions"]
 
 
 def test_replacement_of_the_same_resource_is_let_through(provider, aws, group):
