@@ -4,7 +4,11 @@ The Pulumi-facing names are imported lazily so that the runner, which ships to
 AWS Lambda with only this package and boto3, never imports pulumi.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # real types for type checkers; at run time imported lazily below
+    from amibackup.provider import AmiAutoBackupProvider
+    from amibackup.resource import AmiAutoBackup, AmiAutoBackupArgs, PersistenceArgs
 
 __version__ = "0.1.0"
 __all__ = ["AmiAutoBackup", "AmiAutoBackupArgs", "AmiAutoBackupProvider", "PersistenceArgs",
