@@ -47,9 +47,10 @@ class Project:
         assert done.code == 0, f"pulumi {' '.join(args)} failed:\n{done.text}"
         return done.stdout
 
-    def write_stack(self, stack: str, backups: list[dict[str, Any]]) -> None:
+    def write_stack(self, stack: str, backups: list[dict[str, Any]],
+                    region: str = "us-east-1") -> None:
         """The stack file a user edits (JSON is YAML)."""
-        config = {"aws:region": "us-east-1", "amibackup:backups": backups}
+        config = {"aws:region": region, "amibackup:backups": backups}
         (self.folder / "stacks" / f"Pulumi.{stack}.yaml").write_text(
             json.dumps({"config": config}, indent=2))
 
@@ -217,3 +218,62 @@ def test_review_stack_shows_a_pull_request_its_change(project, aws):
                      r'"at 02:30 on Mon-Fri \(Europe/Dublin\)"', review)
     assert "~ 1 to update" in review
     assert "- 2 deleted" in project.ok("destroy", "--yes")
+
+
+def test_replace_then_stack_region_change_leaves_the_old_region_clean(project, aws, group):
+    project.new_stack("moves", [backup()])
+    project.ok("up", "--yes")
+    first = project.output("web-backup")["backup_id"]
+    play(aws, first, 2)
+    urn = next(r["urn"] for r in json.loads(project.ok("stack", "export"))["deployment"][
+        "resources"] if r["urn"].endswith("::web-backup"))
+
+    replaced = project.ok("up", "--yes", "--replace", urn)
+    assert "+-1 replaced" in replaced, replaced
+    second = project.output("web-backup")["backup_id"]
+    assert second != first and backup_images(aws("ec2"), first) == []
+    assert [s["Name"] for s in aws("scheduler").list_schedules()["Schedules"]] == [
+        f"amibackup-{second}"]
+
+    west = Clients("us-west-2")
+    create_group(west, "web", size=2)
+    play(aws, second, 1)
+    project.write_stack("moves", [backup()], region="us-west-2")
+    moved = project.ok("up", "--yes")
+    assert "+-1 replaced" in moved, moved
+    third = project.output("web-backup")["backup_id"]
+    assert project.state_of("web-backup")["resolved_region"] == "us-west-2"
+    # The old backup was deleted where it lived: nothing of it is left in us-east-1.
+    assert_nothing_left(aws, second)
+    assert default_image(aws("ec2"), group.template_id) == group.base_image
+    assert [s["Name"] for s in west("scheduler").list_schedules()["Schedules"]] == [
+        f"amibackup-{third}"]
+    assert "- 2 deleted" in project.ok("destroy", "--yes")
+    assert not west("lambda").list_functions()["Functions"]
+
+
+def test_refresh_sees_a_hand_deleted_function_and_up_repairs_it(project, aws, group):
+    project.new_stack("drift", [backup()])
+    project.ok("up", "--yes")
+    out = project.output("web-backup")
+    aws("lambda").delete_function(FunctionName=f"amibackup-{out['backup_id']}")
+    project.ok("refresh", "--yes")
+    assert not project.state_of("web-backup").get("function_arn")
+    assert "~ 1 to update" in project.ok("preview", "--diff")
+    assert "~ 1 updated" in project.ok("up", "--yes")
+    assert aws("lambda").get_function(FunctionName=f"amibackup-{out['backup_id']}")
+    assert "2 unchanged" in project.ok("refresh", "--yes")
+    project.ok("destroy", "--yes")
+
+
+def test_teardown_warning_reaches_the_user(project, aws, group):
+    project.new_stack("warns", [backup()])
+    project.ok("up", "--yes")
+    backup_id = project.output("web-backup")["backup_id"]
+    made = play(aws, backup_id, 1)
+    aws("ec2").deregister_image(ImageId=group.base_image)  # nothing else to point the group at
+    destroyed = project.pulumi("destroy", "--yes")
+    print(destroyed.text)
+    assert destroyed.code == 0
+    assert re.search(r"warning: .*" + re.escape(str(backup_id)) + r".*kept " + str(made[0]),
+                     destroyed.text), destroyed.text
