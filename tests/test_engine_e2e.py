@@ -270,6 +270,10 @@ def test_teardown_warning_reaches_the_user(project, aws, group):
     project.new_stack("warns", [backup()])
     project.ok("up", "--yes")
     backup_id = project.output("web-backup")["backup_id"]
+    # The pickled provider holds no secret: stored in plain text, readable without a passphrase.
+    state = json.loads(project.ok("stack", "export"))["deployment"]["resources"]
+    pickled = next(r["inputs"]["__provider"] for r in state if r["urn"].endswith("::web-backup"))
+    assert isinstance(pickled, str) and pickled
     made = play(aws, backup_id, 1)
     aws("ec2").deregister_image(ImageId=group.base_image)  # nothing else to point the group at
     destroyed = project.pulumi("destroy", "--yes")
