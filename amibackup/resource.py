@@ -137,10 +137,9 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
                                  "owner": f"{pulumi.get_project()}/{pulumi.get_stack()}/"
                                           f"{resource_name}",
                                  **{name: None for name in schema.OUTPUT_KEYS}}
-        if opts is None or opts.id is None:
-            provider = aws_provider_of(opts)
-            if provider is not None:
-                props[IDENTITY_KEY] = identity_input(provider)
+        provider = aws_provider_of(opts)
+        if provider is not None:  # also for get(): read where that provider points
+            props[IDENTITY_KEY] = identity_input(provider)
         super().__init__(AmiAutoBackupProvider(), resource_name, props, opts)
 
     @staticmethod
