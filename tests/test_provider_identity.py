@@ -63,19 +63,18 @@ def test_explicit_provider_region_wins_over_the_stack(provider, aws, endpoint):
     assert not west("lambda").list_functions()["Functions"]
 
 
-def test_assume_role_chain_from_stack_config_lands_in_the_other_account(provider, aws):
+def test_assume_role_chain_from_stack_config_lands_in_the_other_account(endpoint, aws):
     role_arn = "arn:aws:iam::222222222222:role/deployer"
     creds = aws("sts").assume_role(RoleArn=role_arn, RoleSessionName="seed")["Credentials"]
     other = Clients("us-east-1", session=boto3.session.Session(
         aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"], region_name="us-east-1"))
     create_group(other, "web", size=2)  # the group lives in account 222222222222 only
-    provider.configure({"aws:region": "us-east-1",
-                        "aws:assumeRoles": f'[{{"roleArn": "{role_arn}"}}]'})
-    try:
+    # A process of its own: the engine configures each provider process once, at its start.
+    with provider_process({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}) as provider:
+        provider.configure({"aws:region": "us-east-1",
+                            "aws:assumeRoles": f'[{{"roleArn": "{role_arn}"}}]'})
         _, outs = provider.create(provider.check(inputs())[0])
-    finally:
-        provider.configure({})
     assert ":222222222222:" in outs["function_arn"] and ":222222222222:" in outs["role_arn"]
     assert not aws("lambda").list_functions()["Functions"]  # nothing in the caller's account
     assert other("lambda").list_functions()["Functions"]
