@@ -256,3 +256,10 @@ def _args_and_opts(args: tuple[Any, ...], kwargs: dict[str, Any]
                             f"inputs are {', '.join(schema.INPUT_KEYS)}")
         backup_args = AmiAutoBackupArgs(**{"group_name": None, **kwargs})
     return backup_args, opts
+
+
+# help(AmiAutoBackup) and help(AmiAutoBackupArgs) list every field from the one schema.
+AmiAutoBackupArgs.__doc__ = (f"{AmiAutoBackupArgs.__doc__}\n\n" + schema.describe(schema.INPUTS))
+AmiAutoBackup.__doc__ = (f"{AmiAutoBackup.__doc__}\n    Inputs (AmiAutoBackupArgs, or keywords):\n"
+                         + schema.describe(schema.INPUTS) + "\n\n    Outputs:\n"
+                         + schema.describe(schema.OUTPUTS))

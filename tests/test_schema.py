@@ -15,8 +15,11 @@ from amibackup.spec import normalise
 
 def test_resource_arguments_and_outputs_are_the_schemas() -> None:
     assert tuple(f.name for f in fields(AmiAutoBackupArgs)) == schema.INPUT_KEYS
-    outputs = [k for k, v in AmiAutoBackup.__annotations__.items() if "Output" in str(v)]
+    outputs = [k for k, v in vars(AmiAutoBackup).items()
+               if isinstance(v, property) and "Output" in str(v.fget.__annotations__["return"])]
     assert tuple(outputs) == schema.OUTPUT_KEYS
+    for f in schema.OUTPUTS:  # each output's docstring is the schema's
+        assert getattr(AmiAutoBackup, f.name).__doc__ == f.doc, f.name
     assert (INPUT_KEYS, REPLACE_KEYS) == (schema.INPUT_KEYS, ("group_name", "region"))
 
 
