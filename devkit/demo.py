@@ -22,14 +22,14 @@ from typing import Any
 
 import yaml
 
+from amibackup.access import backup_images
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import backup_images
 from devkit import pulumi_cli, scenarios
 from devkit.localaws.server import moto_server
 from devkit.pulumi_cli import ROOT, CliResult
 from devkit.scenarios import create_group, default_image, group_instances
 
-CLOCK_START = datetime(2026, 11, 29, 23, 55, tzinfo=UTC)
+CLOCK_START = datetime(2026, 11, 1, 23, 55, tzinfo=UTC)  # past: runs in the future are refused
 WORK_DIR = ROOT / ".pulumi-work" / "demo"  # the demo's own file backend and PULUMI_HOME
 STACK_FILE = ROOT / "stacks" / "Pulumi.local.yaml"
 # What the user sees that matters, per command (the rest of the CLI's output is elided).
