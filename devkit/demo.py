@@ -159,11 +159,16 @@ def spot_interruption(clients: Clients, group: str, backup_id: str) -> None:
         f"{mark}")
 
 
-def roll_back_to_older(clients: Clients, backup_id: str, template_id: str) -> str:
+def roll_back_to_older(clients: Clients, backup_id: str, template_id: str) -> str | None:
     """An operator makes the oldest kept backup the default again (the template version that
-    launched it), without pausing the backup; return that image."""
+    launched it), without pausing the backup; return that image (None: only one is kept)."""
     ec2 = clients("ec2")
-    oldest = min(backup_images(ec2, backup_id), key=lambda i: i.order).image_id
+    launches = default_image(ec2, template_id)
+    older = [i for i in backup_images(ec2, backup_id) if i.image_id != launches]
+    if not older:
+        say("only one backup is kept so far: no older one to roll back to (play more ticks)")
+        return None
+    oldest = min(older, key=lambda i: i.order).image_id
     versions = ec2.describe_launch_template_versions(
         LaunchTemplateId=template_id)["LaunchTemplateVersions"]
     version = max(v["VersionNumber"] for v in versions
@@ -285,8 +290,9 @@ def scenes(pulumi: Cli, clients: Clients, backups: list[dict[str, Any]],
 
     step("rollback: the operator makes an older kept backup the default")
     older = roll_back_to_older(clients, backup_id, template_id)
-    last, _ = play_schedule(clients, backup_id, template_id, 1, start=last)
-    rollback_outcome(clients, template_id, older)
+    if older:
+        last, _ = play_schedule(clients, backup_id, template_id, 1, start=last)
+        rollback_outcome(clients, template_id, older)
 
     step("changing the AMI by hand is never silently overwritten")
     manual_change(clients, group, template_id)
