@@ -25,7 +25,7 @@ from devkit.engine import ROOT, local_engine
 from devkit.localaws.server import moto_server
 from devkit.scenarios import create_group, default_image, group_instances
 
-CLOCK_START = datetime(2026, 11, 29, 23, 55, tzinfo=UTC)
+CLOCK_START = datetime(2026, 11, 1, 23, 55, tzinfo=UTC)  # past: runs in the future are refused
 
 
 def say(message: str = "") -> None:

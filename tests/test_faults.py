@@ -30,6 +30,7 @@ from devkit.scenarios import (
     Leftovers,
     create_group,
     default_image,
+    deployed,
     hourly_job,
     leftovers,
     runs_at_once,
@@ -119,7 +120,7 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     def killed(*_: Any, **__: Any) -> None:
         raise Killed
 
-    monkeypatch.setattr(cycle, "_await_pending", killed)
+    monkeypatch.setattr(cycle.record, "write", killed)  # dies before recording the image
     monkeypatch.setattr(lock, "release", lambda *_: None)  # a dead process releases nothing
     with pytest.raises(Killed):
         run_cycle(job(3), clients)
@@ -145,9 +146,9 @@ def _expire_lease(clients: Clients) -> None:
 
 
 def test_two_handler_invocations_at_once_make_one_image(aws, group):
-    event = {"backup_id": "b1", "group_name": "web",
-             "scheduled_time": T0.isoformat()}
-    results = runs_at_once(lambda: handler(dict(event)), lambda: handler(dict(event)))
+    event = {"scheduled_time": T0.isoformat()}
+    with deployed(Job("b1", "web")):
+        results = runs_at_once(lambda: handler(dict(event)), lambda: handler(dict(event)))
     assert len([r for r in results if r["created"]]) == 1
     assert len(backup_images(Clients("us-east-1")("ec2"), "b1")) == 1
 
@@ -184,9 +185,8 @@ def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, 
     spec = props(retention=5)
     outs = backup.create(clients, spec)
     for n in range(4):
-        run_cycle(Job.from_event({**backup.job_input(spec, outs["backup_id"], "us-east-1"),
-                                  "scheduled_time": (T0 + timedelta(hours=n)).isoformat()}),
-                  clients)
+        job = backup.runner_job(spec, outs["backup_id"], "us-east-1")
+        run_cycle(job.at((T0 + timedelta(hours=n)).isoformat()), clients)
     backup_id = outs["backup_id"]
     assert len(backup_images(clients("ec2"), backup_id)) == 4
     faults.add("ec2.DeregisterImage", "throttle", "5xx")

@@ -75,7 +75,7 @@ def adoption_refused(record: Record, key: str, image: dict[str, Any]) -> str | N
     image_id = image.get("ImageId")
     if run is None:
         return f"image {image_id} holds run {key}'s name, but the record has no start of that run"
-    created = datetime.fromisoformat(str(image["CreationDate"]).replace("Z", "+00:00"))
+    created = datetime.fromisoformat(str(image["CreationDate"]))
     started = datetime.fromisoformat(run["started"]).replace(microsecond=0)
     if created < started:
         return (f"image {image_id} holds run {key}'s name but was created at "
