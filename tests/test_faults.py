@@ -92,7 +92,8 @@ def test_lost_answers_are_retried_without_duplicates(aws, group):
     assert faults.left() == {}
     (image,) = backup_images(clients("ec2"), "b1")
     assert summary.created == image.image_id == summary.promoted
-    assert not clients("ssm").describe_parameters()["Parameters"]  # lock released
+    params = [p["Name"] for p in clients("ssm").describe_parameters()["Parameters"]]
+    assert params == [Names("b1").record_parameter]  # lock released; the record stays
 
 
 def test_persistent_failure_mid_cycle_then_the_retry_finishes(aws, group):
@@ -117,10 +118,16 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     class Killed(BaseException):
         """The Lambda sandbox dying (timeout, OOM): no cleanup code runs."""
 
-    def killed(*_: Any, **__: Any) -> None:
-        raise Killed
+    real_write = cycle.record.write
+    writes: list[object] = []
 
-    monkeypatch.setattr(cycle.record, "write", killed)  # dies before recording the image
+    def killed(*args: Any, **kwargs: Any) -> None:
+        writes.append(args)
+        if len(writes) == 2:  # the run's start is recorded; it dies before recording the image
+            raise Killed
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(cycle.record, "write", killed)
     monkeypatch.setattr(lock, "release", lambda *_: None)  # a dead process releases nothing
     with pytest.raises(Killed):
         run_cycle(job(3), clients)
@@ -133,7 +140,9 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     assert blocked.created is None and "another run holds the lock" in blocked.skipped[0]
     _expire_lease(clients)
     retry = run_cycle(job(3), clients)
-    assert retry.created is None and retry.promoted == orphan[0]
+    # The retry's CreateImage meets the dead run's image by name: the record shows this run
+    # started before it was made, so it is adopted (and promoted), not made twice.
+    assert retry.created == retry.promoted == orphan[0]
     assert retry.pruned == [made[0]]
     assert sorted(i.image_id for i in backup_images(clients("ec2"), "b1")) == sorted(
         made[1:] + orphan)
