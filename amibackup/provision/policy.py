@@ -141,6 +141,7 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
         {"Sid": "Function", "Effect": "Allow",
          "Resource": arn("lambda", f"function:{DEPLOYER_PREFIX}*"),
          "Action": ["lambda:CreateFunction", "lambda:GetFunction", "lambda:UpdateFunctionCode",
+                    "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionConfiguration",
                     "lambda:PutFunctionConcurrency", "lambda:DeleteFunction",
                     "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"]},
         {"Sid": "Schedule", "Effect": "Allow",
