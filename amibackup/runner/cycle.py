@@ -137,7 +137,7 @@ def _maybe_create(ec2: Any, ssm: Any, record_name: str, job: Job, key: str, now:
     owned = owned.started(key, source.instance_id, datetime.now(UTC))
     record.write(ssm, record_name, owned)
     image_id = _create_image(ec2, job, source, key, now, owned)
-    owned = owned.made(image_id, key, source.instance_id)
+    owned = owned.made(image_id, key)
     record.write(ssm, record_name, owned)
     summary.created = image_id
     # One look, no waiting: an image already available is promoted now, else on its event.

@@ -21,15 +21,19 @@ from botocore.exceptions import ClientError
 
 DESCRIPTION = "amibackup: the images this backup made (written by its runner and teardown only)"
 TIER = "Intelligent-Tiering"  # Standard stops at 4 KB; this grows to Advanced's 8 KB when needed
-RUNS_KEPT = 20  # started runs remembered (a run that never made its image is forgotten after)
+RUNS_KEPT = 5  # started runs remembered (a run that never made its image is forgotten after)
 
 
 @dataclass(frozen=True)
 class Record:
-    """Runs started (run key -> when and from which instance) and images made (id -> run)."""
+    """Runs started (run key -> when, from which instance) and images made (id -> run key).
+
+    Kept compact: a hundred images (the largest retention) fit well within the 8 KB of an
+    Advanced parameter.
+    """
 
     runs: dict[str, dict[str, str]] = field(default_factory=dict)
-    images: dict[str, dict[str, str]] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str) -> Record:
@@ -51,9 +55,9 @@ class Record:
         newest = sorted(runs)[-RUNS_KEPT:]
         return replace(self, runs={k: runs[k] for k in newest})
 
-    def made(self, image_id: str, key: str, instance_id: str) -> Record:
+    def made(self, image_id: str, key: str) -> Record:
         runs = {k: v for k, v in self.runs.items() if k != key}
-        return Record(runs, {**self.images, image_id: {"run": key, "instance": instance_id}})
+        return Record(runs, {**self.images, image_id: key})
 
     def forget(self, image_ids: set[str]) -> Record:
         return replace(self, images={k: v for k, v in self.images.items()
