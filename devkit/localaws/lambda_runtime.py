@@ -48,7 +48,7 @@ class Context:
 
 def _handler_of(spec: str) -> Callable[[Any, Any], Any]:
     module, _, name = spec.rpartition(".")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), name)
 
 
 @contextmanager
