@@ -218,6 +218,7 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
         if spec.deregister_on_delete:
             result = remove_images(clients("ec2"), clients("autoscaling"), ssm, backup_id,
                                    spec.group_name, recorded_version)
+        record.delete(ssm, names.record_parameter)  # kept images are the operator's now
         remove_infrastructure(clients, backup_id)
     finally:
         lock.release(ssm, names.lock_parameter)
