@@ -30,6 +30,7 @@ from amibackup.names import Names
 from amibackup.runner import plan, record
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
+from devkit.localaws.layers import install_layers
 from devkit.scenarios import T0, create_group, hourly_job
 
 NAME = "cycle_calls"
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10/100 instances, 3/50 images")
     args = parser.parse_args()
     fake_aws_env()
+    install_layers()  # the strict local AWS, as in the tests (CreateImage tags snapshots)
     logging.getLogger("amibackup").setLevel(logging.WARNING)
     sizes = [10, 100] if args.quick else [10, 100, 500]
     image_counts = [3, 50] if args.quick else [3, 50, 500]
