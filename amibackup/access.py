@@ -157,9 +157,21 @@ def image_exists(ec2: Any, image_id: str) -> bool:
     return bool(found) and found[0]["State"] in ("available", "pending")
 
 
+class DuplicateName(Exception):
+    """CreateImage refused the name: an image of the account holds it (`image`, as described)."""
+
+    def __init__(self, image: dict[str, Any]) -> None:
+        super().__init__(f"AMI name {image.get('Name')} is already used by {image.get('ImageId')}")
+        self.image = image
+
+
 def create_image(ec2: Any, instance_id: str, name: str, description: str, tags: dict[str, str],
                  no_reboot: bool) -> str:
-    """CreateImage with the tags applied atomically; a lost answer's retry finds the image."""
+    """CreateImage with the tags applied atomically.
+
+    A duplicate name raises DuplicateName with the image that holds it: a retry of a
+    CreateImage whose answer was lost, or someone else's image. The caller decides which.
+    """
     tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
     # Snapshots carry the backup's tag from birth: the runner's DeleteSnapshot permission
     # is conditioned on it, so an untagged snapshot could never be cleaned up.
@@ -168,16 +180,30 @@ def create_image(ec2: Any, instance_id: str, name: str, description: str, tags: 
         response = ec2.create_image(InstanceId=instance_id, Name=name, Description=description,
                                     NoReboot=no_reboot, TagSpecifications=specs)
     except ClientError as err:
-        # A retry of a CreateImage that AWS applied but whose answer was lost: the name
-        # is this run's, so the image that holds it is the one this run made.
         if error_code(err) != "InvalidAMIName.Duplicate":
             raise
         found = ec2.describe_images(Owners=["self"],
                                     Filters=[{"Name": "name", "Values": [name]}])["Images"]
         if not found:
             raise
-        return str(found[0]["ImageId"])
+        raise DuplicateName(found[0]) from None
     return str(response["ImageId"])
+
+
+def images_by_id(ec2: Any, image_ids: list[str]) -> list[plan.Image]:
+    """The listed images of this account that still exist (missing ones are left out)."""
+    if not image_ids:
+        return []
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=["self"], Filters=[{"Name": "image-id", "Values": image_ids}])
+    return [parse_image(raw) for page in pages for raw in page["Images"]
+            if raw["ImageId"] in image_ids]
+
+
+def image_state(ec2: Any, image_id: str) -> str | None:
+    """The image's state now (one call, no waiting); None when it is gone."""
+    found = images_by_id(ec2, [image_id])
+    return found[0].state if found else None
 
 
 @dataclass(frozen=True)

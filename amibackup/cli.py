@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,39 +36,37 @@ def _tags(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def scheduled_job(clients: Any, group: str) -> dict[str, Any]:
-    """The job the group's amibackup schedule runs, so a manual run does exactly that."""
-    from amibackup.provision import scheduler
+    """The job the group's deployed runner has (its function's configuration), so a manual
+    run does exactly what the schedule's run does."""
+    from amibackup.provision import lambda_fn, scheduler
 
-    names = scheduler.backups_of_group(clients("scheduler"), group)
+    names = scheduler.backups_of_group(clients("scheduler"), clients("lambda"), group)
     if len(names) != 1:
         found = f"schedules {', '.join(names)}" if names else "no amibackup schedule"
         raise SystemExit(f"error: {found} for group {group!r} in {clients.region}; pass "
                          "--backup ID to choose (an ad-hoc backup id makes its own images)")
     target = scheduler.get_schedule(clients("scheduler"), names[0])["Target"]  # type: ignore[index]
-    job: dict[str, Any] = json.loads(target["Input"])
-    job.pop("scheduled_time", None)  # a manual run is identified by the current minute
-    print(f"running the job of schedule {names[0]} (backup {job['backup_id']})",
-          file=sys.stderr)
+    job = lambda_fn.job_of(clients("lambda"), target["Arn"]) or {}
+    print(f"running the job of function {target['Arn'].split(':')[-1]} "
+          f"(backup {job.get('backup_id')})", file=sys.stderr)
     return job
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from amibackup.runner.clients import Clients
-    from amibackup.runner.cycle import Job, run_cycle
+    from amibackup.runner.config import Job
+    from amibackup.runner.cycle import run_cycle
 
     clients = Clients(args.region)
     if args.backup:
-        event: dict[str, Any] = {"backup_id": args.backup, "group_name": args.group,
-                                 "region": clients.region}
+        config: dict[str, Any] = {"backup_id": args.backup, "group_name": args.group,
+                                  "region": clients.region}
     else:
-        event = scheduled_job(clients, args.group)
+        config = scheduled_job(clients, args.group)
     overrides = {"retention": args.retention, "tags": _tags(args.tag) or None,
                  "no_reboot": False if args.reboot else None}
-    event.update({k: v for k, v in overrides.items() if v is not None})
-    event["wait_delay"] = args.poll
-    deadline = time.monotonic() + args.wait
-    summary = run_cycle(Job.from_event(event), clients,
-                        time_left=lambda: deadline - time.monotonic() + 30)
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    summary = run_cycle(Job.from_config(config), clients)
     print(json.dumps(summary.__dict__, indent=2, sort_keys=True))
     return 1 if summary.failed else 0
 
@@ -121,14 +118,12 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one backup cycle now")
     run.add_argument("--group", required=True, help="Auto Scaling group name")
     run.add_argument("--backup", help="backup id for an ad-hoc backup; default: the job of "
-                                      "the group's amibackup schedule (its backup_id)")
+                                      "the group's deployed runner (its backup_id)")
     run.add_argument("--retention", type=int, help="available images to keep (default: the "
-                                                   f"schedule's, else {DEFAULT_RETENTION})")
+                                                   f"runner's, else {DEFAULT_RETENTION})")
     run.add_argument("--reboot", action="store_true", help="reboot the instance for the image")
     run.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--region")
-    run.add_argument("--wait", type=float, default=600, help="seconds to wait for `available`")
-    run.add_argument("--poll", type=int, default=15, help="seconds between state polls")
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list the backup images of a group or backup")

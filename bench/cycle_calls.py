@@ -26,9 +26,11 @@ ensure_paths()
 import boto3
 from moto import mock_aws
 
-from amibackup.runner import plan
+from amibackup.names import Names
+from amibackup.runner import plan, record
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
+from devkit.localaws.layers import install_layers
 from devkit.scenarios import T0, create_group, hourly_job
 
 NAME = "cycle_calls"
@@ -66,8 +68,10 @@ def cycle(clients: Clients, n: int, retention: int = RETENTION) -> Any:
     return run_cycle(job(n, retention), clients, now=T0 + timedelta(hours=n, seconds=5))
 
 
-def seed_images(ec2: Any, count: int, base_image: str, backup: str | None) -> None:
-    """`count` self-owned AMIs (one snapshot each), of another backup/none, or of `backup`."""
+def seed_images(ec2: Any, count: int, base_image: str, backup: str | None) -> dict[str, str]:
+    """`count` self-owned AMIs (one snapshot each), of another backup/none, or of `backup`;
+    the ones of `backup`, by id, with their run keys (for its record)."""
+    made: dict[str, str] = {}
     boot = ec2.run_instances(ImageId=base_image, MinCount=1, MaxCount=1,
                              InstanceType="t3.micro")["Instances"][0]["InstanceId"]
     for k in range(count):
@@ -80,8 +84,12 @@ def seed_images(ec2: Any, count: int, base_image: str, backup: str | None) -> No
                     {"Key": plan.TAG_SOURCE_IMAGE, "Value": base_image}]
             name = plan.image_name(backup, key)
         spec = [{"ResourceType": "image", "Tags": tags}] if tags else []
-        ec2.create_image(InstanceId=boot, Name=name, NoReboot=True, TagSpecifications=spec)
+        image = ec2.create_image(InstanceId=boot, Name=name, NoReboot=True,
+                                 TagSpecifications=spec)["ImageId"]
+        if backup is not None:
+            made[image] = key
     ec2.terminate_instances(InstanceIds=[boot])
+    return made
 
 
 def scenario(size: int, others: int, ours: int = 0, retention: int = RETENTION
@@ -92,7 +100,9 @@ def scenario(size: int, others: int, ours: int = 0, retention: int = RETENTION
         group = create_group(setup, "web", size=size)
         seed_images(setup("ec2"), others, group.base_image, None)
         if ours:
-            seed_images(setup("ec2"), ours, group.base_image, BACKUP)
+            owned = seed_images(setup("ec2"), ours, group.base_image, BACKUP)
+            record.write(setup("ssm"), Names(BACKUP).record_parameter,
+                         record.Record(images=owned))  # the backup made them
             warm = 0
         else:
             warm = retention  # `retention` cycles fill the backup: the next one prunes one
@@ -126,6 +136,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10/100 instances, 3/50 images")
     args = parser.parse_args()
     fake_aws_env()
+    install_layers()  # the strict local AWS, as in the tests (CreateImage tags snapshots)
     logging.getLogger("amibackup").setLevel(logging.WARNING)
     sizes = [10, 100] if args.quick else [10, 100, 500]
     image_counts = [3, 50] if args.quick else [3, 50, 500]
@@ -136,7 +147,7 @@ def main() -> None:
             matrix.append(scenario(size, others))
             print(f"  group {size:>3}, {others:>3} other images: "
                   f"{matrix[-1]['calls_per_run']} calls", flush=True)
-    ours = 50 if args.quick else 500
+    ours = 50 if args.quick else 100  # the largest retention; the record holds up to 8 KB
     own = [scenario(10, 3, ours=ours, retention=ours),  # steady state at a large retention
            scenario(10, 3, ours=ours, retention=RETENTION)]  # catch-up after lowering retention
     for row in own:

@@ -14,16 +14,19 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from unittest import mock
 
+from amibackup.access import backup_images
 from amibackup.names import SCHEDULE_PREFIX, TAG_BACKUP, Names
 from amibackup.provision.scheduler import GROUP, SCHEDULED_TIME
 from amibackup.runner import lock
-from amibackup.runner.cycle import Job, backup_images
+from amibackup.runner.config import ENV_VAR, Job, job_environment
 from amibackup.schedule import next_runs
+from devkit.localaws import lambda_runtime
 from devkit.localaws.server import FAKE_CREDENTIALS
 
 EMULATOR_AMI = "ami-12c6146b"  # one of the images moto ships in every region
@@ -136,11 +139,24 @@ def group_instances(clients: Any, group: str) -> list[dict[str, Any]]:
 
 def hourly_job(n: int, group_name: str = "web", backup_id: str = "b1", retention: int = 3,
                start: datetime = T0, **options: Any) -> Job:
-    """The runner's job for the n-th hourly run from `start`, polling each second.
-
-    """
-    return Job(backup_id, group_name, retention=retention, wait_delay=1,
+    """The runner's job (as deployed) for the n-th hourly run from `start`."""
+    return Job(backup_id, group_name, retention=retention,
                scheduled_time=(start + timedelta(hours=n)).isoformat(), **options)
+
+
+@contextmanager
+def deployed(job: Job) -> Iterator[None]:
+    """This process's environment as the deployed function's: the job in AMIBACKUP_CONFIG
+    (for tests that call the handler directly; `fire_schedule` reads the real one)."""
+    saved = os.environ.get(ENV_VAR)
+    os.environ.update(job_environment(job))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = saved
 
 
 def schedule_of(clients: Any, backup_id: str) -> dict[str, Any]:
@@ -165,19 +181,25 @@ def scheduled_times(clients: Any, backup_id: str, ticks: int,
                      schedule.get("ScheduleExpressionTimezone", "UTC"), start=start)
 
 
+def fire_schedule(clients: Any, backup_id: str, at: datetime) -> dict[str, Any]:
+    """What the schedule's target does at `at`: the deployed function invoked, as Lambda
+    would (its configuration, environment and a context), with the target's Input."""
+    target = schedule_of(clients, backup_id)["Target"]
+    return dict(lambda_runtime.invoke(clients("lambda"), target["Arn"],
+                                      scheduled_event(clients, backup_id, at)))
+
+
 def play_schedule(clients: Any, backup_id: str, ticks: int, start: datetime = T0
                   ) -> Iterator[tuple[datetime, dict[str, Any]]]:
-    """Invoke the runner handler for each of the backup schedule's next `ticks` times after
-    `start`, as Scheduler would, one after the other without waiting for the time; yield
-    each time and the run's summary as it goes.
+    """Fire the backup schedule's target for each of its next `ticks` times after `start`,
+    as Scheduler would, one after the other without waiting for the time; yield each time
+    and the run's summary as it goes.
 
     The handler makes its own clients from the environment, as in Lambda (point
     AWS_ENDPOINT_URL at the local AWS); the run is named after the scheduled time.
     """
-    from amibackup.runner.handler import handler  # sets up logging as Lambda's would
-
     for at in scheduled_times(clients, backup_id, ticks, start):
-        yield at, handler(scheduled_event(clients, backup_id, at))
+        yield at, fire_schedule(clients, backup_id, at)
 
 
 def images_made(clients: Any, backup_id: str, ticks: int, start: datetime = T0

@@ -11,7 +11,10 @@ import pytest
 
 from amibackup import __version__
 from amibackup.cli import main
+from amibackup.provision import package
+from amibackup.provision.scheduler import schedule_input
 from amibackup.runner.clients import Clients
+from amibackup.runner.config import Job, job_environment
 from devkit.scenarios import DemoGroup, default_image
 
 
@@ -34,7 +37,7 @@ def test_next_refuses_too_frequent(capsys: pytest.CaptureFixture[str]) -> None:
 def test_run_then_list(clients: Clients, group: DemoGroup,
                        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--group", "web", "--backup", "ops",
-                 "--tag", "team=ops", "--poll", "1"]) == 0
+                 "--tag", "team=ops"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["created"] and summary["promoted"] == summary["created"]
     assert default_image(clients("ec2"), group.template_id) == summary["created"]
@@ -50,18 +53,21 @@ def test_run_without_backup_runs_the_groups_scheduled_job(
         clients: Clients, group: DemoGroup, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit, match="no amibackup schedule for group 'web'"):
         main(["run", "--group", "web"])
-    job = {"backup_id": "web-backup-1234", "group_name": "web", "retention": 2,
-           "tags": {"team": "web"},
-           "scheduled_time": "<aws.scheduler.scheduled-time>"}
+    job = Job("web-backup-1234", "web", retention=2, tags={"team": "web"})
+    role = clients("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]
+    function = clients("lambda").create_function(
+        FunctionName="amibackup-web-backup-1234", Runtime="python3.12", Role=role["Arn"],
+        Handler=package.HANDLER, Code={"ZipFile": package.runner_zip()},
+        Environment={"Variables": job_environment(job)})
     clients("scheduler").create_schedule(
         Name="amibackup-web-backup-1234", ScheduleExpression="rate(1 hour)",
         FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
-                "RoleArn": "arn:aws:iam::123456789012:role/r", "Input": json.dumps(job)})
-    assert main(["run", "--group", "web", "--poll", "1"]) == 0
+        Target={"Arn": function["FunctionArn"], "RoleArn": role["Arn"],
+                "Input": schedule_input()})
+    assert main(["run", "--group", "web"]) == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
-    assert "schedule amibackup-web-backup-1234" in captured.err
+    assert "function amibackup-web-backup-1234" in captured.err
     assert summary["backup"] == "web-backup-1234" and summary["created"]
     tags = {t["Key"]: t["Value"] for t in clients("ec2").describe_images(
         ImageIds=[summary["created"]])["Images"][0]["Tags"]}

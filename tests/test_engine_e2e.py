@@ -15,17 +15,18 @@ import json
 import os
 import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import Job, backup_images, run_cycle
+from amibackup.runner.cycle import backup_images
 from devkit import pulumi_cli
 from devkit.localaws.server import FAKE_CREDENTIALS, reset
 from devkit.pulumi_cli import CliResult
-from devkit.scenarios import DemoGroup, create_group, default_image
+from devkit.scenarios import DemoGroup, create_group, default_image, fire_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPE = "pulumi-python:dynamic/amibackup:AmiAutoBackup"  # how the CLI names the resource's type
@@ -106,14 +107,11 @@ def backup(**overrides: Any) -> dict[str, Any]:
 
 
 def play(aws: Clients, backup_id: str, ticks: int) -> list[str | None]:
-    """Invoke the runner with the schedule's own Input, as EventBridge Scheduler would."""
-    target = aws("scheduler").get_schedule(Name=f"amibackup-{backup_id}")["Target"]
-    made = []
-    for n in range(ticks):
-        event = json.loads(target["Input"].replace("<aws.scheduler.scheduled-time>",
-                                                   f"2026-11-02T{n:02d}:00:00Z"))
-        made.append(run_cycle(Job.from_event(event), aws).created)
-    return made
+    """Fire the schedule's target (the deployed function, with the schedule's own Input), as
+    EventBridge Scheduler and Lambda would."""
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    return [fire_schedule(aws, backup_id, start + timedelta(hours=n))["created"]
+            for n in range(ticks)]
 
 
 def test_preview_of_a_new_backup_shows_its_schedule(project, aws, group):

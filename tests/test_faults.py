@@ -30,6 +30,7 @@ from devkit.scenarios import (
     Leftovers,
     create_group,
     default_image,
+    deployed,
     hourly_job,
     leftovers,
     runs_at_once,
@@ -91,7 +92,8 @@ def test_lost_answers_are_retried_without_duplicates(aws, group):
     assert faults.left() == {}
     (image,) = backup_images(clients("ec2"), "b1")
     assert summary.created == image.image_id == summary.promoted
-    assert not clients("ssm").describe_parameters()["Parameters"]  # lock released
+    params = [p["Name"] for p in clients("ssm").describe_parameters()["Parameters"]]
+    assert params == [Names("b1").record_parameter]  # lock released; the record stays
 
 
 def test_persistent_failure_mid_cycle_then_the_retry_finishes(aws, group):
@@ -116,10 +118,16 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     class Killed(BaseException):
         """The Lambda sandbox dying (timeout, OOM): no cleanup code runs."""
 
-    def killed(*_: Any, **__: Any) -> None:
-        raise Killed
+    real_write = cycle.record.write
+    writes: list[object] = []
 
-    monkeypatch.setattr(cycle, "_await_pending", killed)
+    def killed(*args: Any, **kwargs: Any) -> None:
+        writes.append(args)
+        if len(writes) == 2:  # the run's start is recorded; it dies before recording the image
+            raise Killed
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(cycle.record, "write", killed)
     monkeypatch.setattr(lock, "release", lambda *_: None)  # a dead process releases nothing
     with pytest.raises(Killed):
         run_cycle(job(3), clients)
@@ -132,7 +140,9 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     assert blocked.created is None and "another run holds the lock" in blocked.skipped[0]
     _expire_lease(clients)
     retry = run_cycle(job(3), clients)
-    assert retry.created is None and retry.promoted == orphan[0]
+    # The retry's CreateImage meets the dead run's image by name: the record shows this run
+    # started before it was made, so it is adopted (and promoted), not made twice.
+    assert retry.created == retry.promoted == orphan[0]
     assert retry.pruned == [made[0]]
     assert sorted(i.image_id for i in backup_images(clients("ec2"), "b1")) == sorted(
         made[1:] + orphan)
@@ -145,9 +155,9 @@ def _expire_lease(clients: Clients) -> None:
 
 
 def test_two_handler_invocations_at_once_make_one_image(aws, group):
-    event = {"backup_id": "b1", "group_name": "web",
-             "scheduled_time": T0.isoformat()}
-    results = runs_at_once(lambda: handler(dict(event)), lambda: handler(dict(event)))
+    event = {"scheduled_time": T0.isoformat()}
+    with deployed(Job("b1", "web")):
+        results = runs_at_once(lambda: handler(dict(event)), lambda: handler(dict(event)))
     assert len([r for r in results if r["created"]]) == 1
     assert len(backup_images(Clients("us-east-1")("ec2"), "b1")) == 1
 
@@ -184,9 +194,8 @@ def test_delete_absorbs_faults_and_a_failed_delete_is_finished_by_the_next(aws, 
     spec = props(retention=5)
     outs = backup.create(clients, spec)
     for n in range(4):
-        run_cycle(Job.from_event({**backup.job_input(spec, outs["backup_id"], "us-east-1"),
-                                  "scheduled_time": (T0 + timedelta(hours=n)).isoformat()}),
-                  clients)
+        job = backup.runner_job(spec, outs["backup_id"], "us-east-1")
+        run_cycle(job.at((T0 + timedelta(hours=n)).isoformat()), clients)
     backup_id = outs["backup_id"]
     assert len(backup_images(clients("ec2"), backup_id)) == 4
     faults.add("ec2.DeregisterImage", "throttle", "5xx")

@@ -26,6 +26,7 @@ from amibackup.provision.policy import (
 )
 from amibackup.runner import plan
 from amibackup.runner.clients import Clients
+from amibackup.runner.config import Job
 from amibackup.runner.cycle import backup_images
 from amibackup.runner.handler import handler
 from amibackup.schema import BackupSpec
@@ -34,7 +35,7 @@ from devkit.localaws.iam_enforce import enforce
 from devkit.localaws.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, evaluate
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 from devkit.localaws.layers import install_layers
-from devkit.scenarios import DemoGroup, create_group, default_image, group_instances
+from devkit.scenarios import DemoGroup, create_group, default_image, deployed, group_instances
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 T0 = datetime(2026, 11, 5, tzinfo=UTC)
@@ -60,10 +61,12 @@ def scope(group: DemoGroup, backup_id: str = "b1") -> Scope:
     return Scope("aws", REGION, ACCOUNT, backup_id, group.group_name, group.template_id)
 
 
-def event(group: DemoGroup, n: int, **extra: Any) -> dict[str, Any]:
-    return {"backup_id": "b1", "group_name": group.group_name, "region": REGION,
-            "retention": 2, "wait_delay": 1,
-            "scheduled_time": (T0 + timedelta(hours=n)).isoformat(), **extra}
+def run_handler(group: DemoGroup, n: int) -> dict[str, Any]:
+    """The deployed runner's n-th hourly run (its job fixed at deploy, in its environment)."""
+    job = Job("b1", group.group_name, region=REGION, retention=2,
+              template_id=group.template_id)
+    with deployed(job):
+        return handler({"scheduled_time": (T0 + timedelta(hours=n)).isoformat()})
 
 
 def image_tags(backup_id: str) -> list[dict[str, str]]:
@@ -79,7 +82,7 @@ def code(err: pytest.ExceptionInfo[ClientError]) -> str:
 def test_a_full_runner_cycle_passes_under_the_runner_policy(aws, groups):
     web, _ = groups
     with enforce(runner_policy(scope(web))) as enforcer:
-        summaries = [handler(event(web, n)) for n in range(3)]
+        summaries = [run_handler(web, n) for n in range(3)]
     assert enforcer.denied() == []
     assert [bool(s["created"]) for s in summaries] == [True, True, True]
     assert sum(len(s["pruned"]) for s in summaries) == 1  # retention 2 after 3 runs
@@ -89,7 +92,7 @@ def test_a_full_runner_cycle_passes_under_the_runner_policy(aws, groups):
     used = enforcer.used_statements()
     assert {"ImageGroupInstances", "MakeTaggedImages", "TagOnlyAtCreateImage",
             "DeregisterOwnImages", "DeleteOwnSnapshots", "PromoteOnGroupTemplate",
-            "RunLock"} <= used
+            "RunLock", "OwnRecord"} <= used
 
 
 def test_snapshots_are_tagged_at_birth_so_the_runner_may_create_and_delete_them(aws, groups):
@@ -100,7 +103,7 @@ def test_snapshots_are_tagged_at_birth_so_the_runner_may_create_and_delete_them(
     """
     web, _ = groups
     with enforce(runner_policy(scope(web))) as enforcer:
-        handler(event(web, 0, tag_snapshots=False))  # an old job's key is ignored
+        run_handler(web, 0)
     assert enforcer.denied() == []
     images = backup_images(aws("ec2"), "b1")
     assert len(images) == 1 and images[0].snapshot_ids
@@ -307,8 +310,8 @@ def test_d_delete_removes_the_backup_images_under_the_deployer_policy(aws, group
     outs = backup.create(aws, spec)
     backup_id = outs["backup_id"]
     for n in range(2):
-        handler({**backup.job_input(spec, backup_id, REGION), "wait_delay": 1,
-                 "scheduled_time": (T0 + timedelta(hours=n)).isoformat()})
+        with deployed(backup.runner_job(spec, backup_id, REGION)):
+            handler({"scheduled_time": (T0 + timedelta(hours=n)).isoformat()})
     assert len(backup_images(aws("ec2"), backup_id)) == 2
     with enforce(deployer_policy("aws", ACCOUNT, REGION)) as enforcer:
         backup.delete(Clients(REGION), backup_id, spec, outs["recorded_version"])

@@ -142,10 +142,13 @@ def test_launch_template_actions_only_on_the_groups_template(action: str) -> Non
 
 @pytest.mark.parametrize("action", ["ssm:PutParameter", "ssm:DeleteParameter",
                                     "ssm:GetParameter"])
-def test_ssm_only_on_the_lock(action: str) -> None:
-    [statement] = granting(POLICIES["runner"], action)
-    assert as_list(statement["Resource"]) == [
-        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/{SCOPE.backup_id}/lock"]
+def test_ssm_only_on_the_lock_and_the_record(action: str) -> None:
+    """The lock, and the record of the backup's images (written, never deleted, by the runner:
+    teardown removes it)."""
+    resources = [r for s in granting(POLICIES["runner"], action) for r in as_list(s["Resource"])]
+    base = f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/{SCOPE.backup_id}"
+    expected = [f"{base}/lock"] + ([] if action == "ssm:DeleteParameter" else [f"{base}/record"])
+    assert resources == expected
 
 
 def test_logs_only_on_the_functions_log_group() -> None:

@@ -9,7 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from amibackup.provision.scheduler import SCHEDULED_TIME
 from amibackup.runner.clients import Clients
+from amibackup.runner.config import ENV_VAR
 from amibackup.runner.cycle import backup_images
 from devkit.scenarios import (
     T0,
@@ -62,6 +64,11 @@ def test_check_skips_unknown_values(provider):
     assert failures == [] and "schedule_expression" not in news
 
 
+def deployed_job(aws: Clients, outs: dict[str, object]) -> dict[str, object]:
+    config = aws("lambda").get_function_configuration(FunctionName=outs["function_name"])
+    return dict(json.loads(config["Environment"]["Variables"][ENV_VAR]))
+
+
 def test_create_diff_update_read_delete(provider, aws, group):
     ec2 = aws("ec2")
     news = checked(provider)
@@ -70,7 +77,9 @@ def test_create_diff_update_read_delete(provider, aws, group):
     assert outs["schedule_expression"] == "cron(0 * * * ? *)"
     schedule = aws("scheduler").get_schedule(Name=outs["schedule_name"])
     assert schedule["State"] == "ENABLED" and schedule["Target"]["Arn"] == outs["function_arn"]
-    assert '"retention": 3' in schedule["Target"]["Input"]
+    # The schedule names the run only; the job is the function's own, fixed at deploy.
+    assert json.loads(schedule["Target"]["Input"]) == {"scheduled_time": SCHEDULED_TIME}
+    assert deployed_job(aws, outs)["retention"] == 3
     fn = aws("lambda").get_function(FunctionName=outs["function_name"])
     assert fn["Configuration"]["Handler"] == "amibackup.runner.handler.handler"
     assert fn["Concurrency"]["ReservedConcurrentExecutions"] == 1
@@ -89,7 +98,9 @@ def test_create_diff_update_read_delete(provider, aws, group):
     schedule = aws("scheduler").get_schedule(Name=outs["schedule_name"])
     assert schedule["ScheduleExpression"] == "cron(0 0 * * ? *)"
     assert schedule["State"] == "DISABLED" and updated["schedule_state"] == "DISABLED"
-    assert '"retention": 2' in schedule["Target"]["Input"]
+    assert deployed_job(aws, outs) == {
+        "backup_id": id_, "group_name": "web", "region": "us-east-1", "retention": 2,
+        "no_reboot": True, "tags": {}, "template_id": group.template_id, "period_seconds": None}
     assert updated["backup_id"] == id_ and updated["function_arn"] == outs["function_arn"]
     assert provider.diff(id_, updated, checked(provider, frequency="daily", paused=True,
                                                retention=2)).changes == 1
@@ -237,6 +248,6 @@ def test_tags_update_in_place_on_function_and_roles(provider, aws, group):
         RoleName=f"amibackup-{id_}-run")["Tags"]}
     for tags in (fn_tags, role_tags):
         assert tags["team"] == "api" and "old" not in tags and tags["amibackup:backup"] == id_
-    job = json.loads(aws("scheduler").get_schedule(Name=outs["schedule_name"])["Target"]["Input"])
+        job = deployed_job(aws, outs)
     assert job["tags"] == {"team": "api"}
     provider.delete(id_, updated)

@@ -15,6 +15,7 @@ from moto.backends import get_backend
 from amibackup.names import Names
 from amibackup.runner import lock, plan
 from amibackup.runner.clients import Clients
+from amibackup.runner.config import ENV_VAR, job_environment
 from amibackup.runner.cycle import Job, Summary, backup_images, run_cycle
 from amibackup.runner.handler import handler
 from devkit.scenarios import (
@@ -116,7 +117,7 @@ def test_images_in_use_pending_and_foreign_survive_pruning(clients, group):
     newest = summary.created
     ec2_backend(newest).state = "pending"
     job = hourly_job(9, group.group_name, retention=1)
-    skipped = run_cycle(job, clients, now=T0 + timedelta(hours=9), time_left=lambda: 0)
+    skipped = run_cycle(job, clients, now=T0 + timedelta(hours=9))
     assert skipped.created is None
     assert any("pending" in reason for reason in skipped.skipped)
     assert newest in {i.image_id for i in backup_images(ec2, "b1")}
@@ -127,7 +128,7 @@ def test_pending_image_promoted_by_a_later_run(clients, group):
     ec2_backend(first.created).state = "pending"
     job = hourly_job(1, group.group_name)
     # Promotion happened already for the first image; make a new one pending without time.
-    second = run_cycle(job, clients, now=T0 + timedelta(hours=1), time_left=lambda: 0)
+    second = run_cycle(job, clients, now=T0 + timedelta(hours=1))
     assert second.created is None and second.promoted is None
     ec2_backend(first.created).state = "available"
     third = run(clients, group, 2)
@@ -155,23 +156,29 @@ def test_image_not_available_in_time_is_promoted_next_run(clients, group):
     job = hourly_job(0, group.group_name)
     before = default_image(clients("ec2"), group.template_id)
     with images_start_as("pending"):
-        first = run_cycle(job, clients, now=T0, time_left=lambda: 0)
-    assert first.created and first.promoted is None and first.available is None
+        first = run_cycle(job, clients, now=T0)
+    assert first.created and first.promoted is None and first.available is False
     assert default_image(clients("ec2"), group.template_id) == before
     ec2_backend(first.created).state = "available"
     second = run(clients, group, 1)
     assert second.promoted == second.created  # the newest available wins
 
 
-def test_failed_image_is_reported_and_never_promoted(clients, group):
+def deploy(monkeypatch: pytest.MonkeyPatch, job: Job) -> None:
+    """The function's environment as provisioning sets it: the job, fixed at deploy."""
+    for key, value in job_environment(job).items():
+        monkeypatch.setenv(key, value)
+
+
+def test_failed_image_is_reported_and_never_promoted(clients, group, monkeypatch):
     before = default_image(clients("ec2"), group.template_id)
     with images_start_as("failed"):
         summary = run(clients, group, 0)
     assert summary.failed == [summary.created] and summary.promoted is None
     assert default_image(clients("ec2"), group.template_id) == before
     with images_start_as("failed"), pytest.raises(RuntimeError, match="image creation failed"):
-        handler({"backup_id": "b1", "group_name": group.group_name,
-                 "wait_delay": 1, "scheduled_time": (T0 + timedelta(hours=1)).isoformat()})
+        deploy(monkeypatch, Job("b1", group.group_name))
+        handler({"scheduled_time": (T0 + timedelta(hours=1)).isoformat()})
 
 
 def test_no_instance_is_a_clean_skip(clients):
@@ -246,12 +253,14 @@ def test_image_tags_let_users_find_backups(clients, group):
     assert tags["team"] == "web"
 
 
-def test_handler_runs_the_schedule_input(clients, group):
-    out = handler({"backup_id": "h1", "group_name": group.group_name, "retention": 2.0,
-                   "scheduled_time": "2026-11-01T10:00:00Z"})
+def test_handler_runs_the_schedule_input(clients, group, monkeypatch):
+    deploy(monkeypatch, Job.from_config({"backup_id": "h1", "group_name": group.group_name,
+                                         "retention": 2.0}))
+    out = handler({"scheduled_time": "2026-11-01T10:00:00Z"})
     assert out["created"] and out["run"] == "20261101T1000Z"
-    with pytest.raises(ValueError, match="group_name"):
-        handler({"backup_id": "h1"})
+    monkeypatch.delenv(ENV_VAR)
+    with pytest.raises(ValueError, match=ENV_VAR):
+        handler({"scheduled_time": "2026-11-01T11:00:00Z"})
 
 
 class _Context:
@@ -261,15 +270,15 @@ class _Context:
         return 600_000
 
 
-def test_handler_logs_one_json_line_with_the_request_id(clients, group, capsys):
+def test_handler_logs_one_json_line_with_the_request_id(clients, group, capsys, monkeypatch):
     # Lambda's runtime puts a handler on the root logger: the summary must not reach it too.
     runtime: list[logging.LogRecord] = []
     root_handler = logging.Handler()
     root_handler.emit = runtime.append  # type: ignore[method-assign]
     logging.getLogger().addHandler(root_handler)
     try:
-        handler({"backup_id": "log1", "group_name": group.group_name,
-                 "wait_delay": 1, "scheduled_time": "2026-11-01T10:00:00Z"}, _Context())
+        deploy(monkeypatch, Job("log1", group.group_name))
+        handler({"scheduled_time": "2026-11-01T10:00:00Z"}, _Context())
     finally:
         logging.getLogger().removeHandler(root_handler)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]

@@ -36,7 +36,7 @@ def test_defaults_come_from_the_schema() -> None:
     job = Job("b1", "web")
     assert (job.retention, job.no_reboot) == (schema.DEFAULTS["retention"],
                                               schema.DEFAULTS["no_reboot"])
-    assert Job.from_event({"backup_id": "b1", "group_name": "web"}).retention == \
+    assert Job.from_config({"backup_id": "b1", "group_name": "web"}).retention == \
         schema.DEFAULT_RETENTION
 
 

@@ -11,26 +11,25 @@ import time
 from typing import Any
 
 from amibackup import access
-from amibackup.access import backup_images
 from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, TAG_OWNER, Names, new_backup_id
 from amibackup.provision import iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
-from amibackup.runner import lock
+from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients
+from amibackup.runner.config import Job, job_environment
 from amibackup.schema import BackupSpec
 
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
 
-def job_input(spec: BackupSpec, backup_id: str, region: str) -> dict[str, Any]:
-    """The runner's whole job, carried in the schedule target's Input."""
-    return {
-        "backup_id": backup_id, "group_name": spec.group_name, "region": region,
-        "retention": spec.retention, "no_reboot": spec.no_reboot,
-        "tags": dict(spec.tags),
-    }
+def runner_job(spec: BackupSpec, backup_id: str, region: str,
+               template_id: str | None = None) -> Job:
+    """The runner's whole job, fixed at deploy in the function's environment."""
+    return Job(backup_id=backup_id, group_name=spec.group_name, region=region,
+               template_id=template_id, retention=spec.retention, no_reboot=spec.no_reboot,
+               tags=dict(spec.tags))
 
 
 def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
@@ -89,11 +88,12 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     scheduler_role = role(names.scheduler_role, "scheduler.amazonaws.com",
                           policy.scheduler_policy(scope), "lets the schedule invoke the runner")
 
-    function_arn = _ensure_function(lam, names, runner_role, tags)
+    environment = job_environment(runner_job(spec, backup_id, scope.region, template_id))
+    function_arn = _ensure_function(lam, names, runner_role, tags, environment)
 
     request = scheduler.schedule_request(
         names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
-        function_arn, scheduler_role, job_input(spec, backup_id, scope.region))
+        function_arn, scheduler_role, f"amibackup {backup_id} of group {spec.group_name}")
     exists = scheduler.get_schedule(sch, names.schedule) is not None
     schedule_arn = scheduler.put_schedule(sch, request, create=not exists)
 
@@ -112,21 +112,25 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
 
 def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
     """The backup's available images, newest first, and the newest of them."""
-    images = backup_images(clients("ec2"), backup_id)
+    owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
+    images = access.images_by_id(clients("ec2"), sorted(owned.images))
     available = sorted((i for i in images if i.state == "available"),
                        key=lambda i: i.order, reverse=True)
     return {"image_ids": [i.image_id for i in available],
             "latest_image_id": available[0].image_id if available else None}
 
 
-def _ensure_function(lam: Any, names: Names, runner_role: str, tags: dict[str, str]) -> str:
-    """The runner function with this package's code, one run at a time, these tags."""
+def _ensure_function(lam: Any, names: Names, runner_role: str, tags: dict[str, str],
+                     environment: dict[str, str]) -> str:
+    """The runner function with this package's code and job, one run at a time, these tags."""
     function = lambda_fn.get_function(lam, names.function)
     if function is None:
-        return lambda_fn.create_function(lam, names.function, runner_role, tags)
+        return lambda_fn.create_function(lam, names.function, runner_role, tags, environment)
     function_arn = str(function["FunctionArn"])
     if function.get("CodeSha256") != code_sha256():
         lambda_fn.update_code(lam, names.function)
+    if function.get("Environment", {}).get("Variables", {}) != environment:
+        lambda_fn.set_environment(lam, names.function, environment)
     lam.put_function_concurrency(FunctionName=names.function, ReservedConcurrentExecutions=1)
     lambda_fn.set_tags(lam, function_arn, tags)
     return function_arn
@@ -138,7 +142,8 @@ def create(clients: Clients, spec: BackupSpec, owner: str | None = None) -> dict
     `owner` (project/stack/resource name) lets a replacement of the same resource through
     while the backup it replaces still exists.
     """
-    others = [name for name in scheduler.backups_of_group(clients("scheduler"), spec.group_name)
+    others = [name for name in scheduler.backups_of_group(clients("scheduler"), clients("lambda"),
+                                                          spec.group_name)
               if owner is None or _owner_of(clients, name) != owner]
     if others:
         raise ProvisionError(
@@ -227,8 +232,9 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
     try:
         result = Teardown()
         if spec.deregister_on_delete:
-            result = remove_images(clients("ec2"), clients("autoscaling"), backup_id,
+            result = remove_images(clients("ec2"), clients("autoscaling"), ssm, backup_id,
                                    spec.group_name, recorded_version)
+        record.delete(ssm, names.record_parameter)  # kept images are the operator's now
         remove_infrastructure(clients, backup_id)
     finally:
         lock.release(ssm, names.lock_parameter)

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from amibackup.names import Names
 from amibackup.provision import package
 from amibackup.provision.errors import ignore_missing, until_propagated
+from amibackup.runner.config import ENV_VAR
 
 RUNTIME = "python3.12"
 TIMEOUT = 900  # the Lambda maximum: time to wait for an image to become available
 MEMORY = 256
 
 
-def create_function(lam: Any, name: str, role_arn: str, tags: dict[str, str]) -> str:
+def create_function(lam: Any, name: str, role_arn: str, tags: dict[str, str],
+                    environment: dict[str, str]) -> str:
     def create() -> Any:
         return lam.create_function(
             FunctionName=name, Runtime=RUNTIME, Role=role_arn, Handler=package.HANDLER,
             Code={"ZipFile": package.runner_zip()}, Timeout=TIMEOUT, MemorySize=MEMORY,
             Description="amibackup runner: one AMI backup cycle per invocation",
-            Tags=tags, Publish=False)
+            Environment={"Variables": environment}, Tags=tags, Publish=False)
 
     made = until_propagated(create, ("InvalidParameterValueException",), "cannot be assumed")
     lam.get_waiter("function_active_v2").wait(FunctionName=name,
@@ -34,6 +37,24 @@ def update_code(lam: Any, name: str) -> str:
     lam.get_waiter("function_updated_v2").wait(FunctionName=name,
                                                WaiterConfig={"Delay": 2, "MaxAttempts": 60})
     return str(out["CodeSha256"])
+
+
+def set_environment(lam: Any, name: str, environment: dict[str, str]) -> None:
+    """The runner's job is its environment: an update of the backup changes it here."""
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": environment})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name,
+                                               WaiterConfig={"Delay": 2, "MaxAttempts": 60})
+
+
+def job_of(lam: Any, name: str) -> dict[str, Any] | None:
+    """The deployed job of a runner function (None: gone, or not an amibackup runner)."""
+    found = ignore_missing(lambda: lam.get_function_configuration(FunctionName=name))
+    raw = ((found or {}).get("Environment") or {}).get("Variables", {}).get(ENV_VAR)
+    try:
+        job = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return job if isinstance(job, dict) else None
 
 
 def stop_invocations(lam: Any, name: str) -> None:

@@ -7,22 +7,28 @@ from typing import Any
 
 from amibackup.names import SCHEDULE_PREFIX
 from amibackup.provision.errors import ignore_missing, until_propagated
+from amibackup.provision.lambda_fn import job_of
 
 GROUP = "default"
 # Scheduler substitutes this with the run's scheduled time: it names the run's image.
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 
 
+def schedule_input() -> str:
+    """The target's Input: the run's scheduled time alone (the job is the function's own)."""
+    return json.dumps({"scheduled_time": SCHEDULED_TIME})
+
+
 def schedule_request(name: str, expression: str, timezone: str, enabled: bool,
-                     function_arn: str, role_arn: str, job: dict[str, Any]) -> dict[str, Any]:
+                     function_arn: str, role_arn: str, description: str) -> dict[str, Any]:
     return {
         "Name": name, "GroupName": GROUP, "ScheduleExpression": expression,
         "ScheduleExpressionTimezone": timezone, "State": "ENABLED" if enabled else "DISABLED",
         "FlexibleTimeWindow": {"Mode": "OFF"},
-        "Description": f"amibackup {job['backup_id']} of group {job['group_name']}",
+        "Description": description[:512],
         "Target": {
             "Arn": function_arn, "RoleArn": role_arn,
-            "Input": json.dumps({**job, "scheduled_time": SCHEDULED_TIME}, sort_keys=True),
+            "Input": schedule_input(),
             # A retried delivery of the same run carries the same scheduled time, so it
             # cannot make a second image; 10 minutes is the shortest schedule period.
             "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600},
@@ -44,13 +50,15 @@ def delete_schedule(scheduler: Any, name: str) -> None:
     ignore_missing(lambda: scheduler.delete_schedule(Name=name, GroupName=GROUP))
 
 
-def backups_of_group(scheduler: Any, group_name: str) -> list[str]:
-    """Names of amibackup schedules in this region whose job backs up `group_name`."""
+def backups_of_group(scheduler: Any, lam: Any, group_name: str) -> list[str]:
+    """Names of amibackup schedules in this region whose runner backs up `group_name`
+    (by the deployed job of the function the schedule invokes)."""
     found = []
     for page in scheduler.get_paginator("list_schedules").paginate(NamePrefix=SCHEDULE_PREFIX):
         for item in page["Schedules"]:
             detail = get_schedule(scheduler, item["Name"])
-            job = json.loads((detail or {}).get("Target", {}).get("Input") or "{}")
-            if job.get("group_name") == group_name:
+            function = (detail or {}).get("Target", {}).get("Arn")
+            job = job_of(lam, function) if function else None
+            if job and job.get("group_name") == group_name:
                 found.append(item["Name"])
     return found

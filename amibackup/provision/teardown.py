@@ -15,8 +15,8 @@ from typing import Any
 from botocore.exceptions import WaiterError
 
 from amibackup import access
-from amibackup.names import TAG_KEPT
-from amibackup.runner import plan
+from amibackup.names import TAG_KEPT, Names
+from amibackup.runner import plan, record
 
 WORKERS = 16
 
@@ -92,14 +92,21 @@ def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Te
             result.warnings.extend(removed.warnings)
 
 
-def remove_images(ec2: Any, asg: Any, backup_id: str, group_name: str,
+def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
                   recorded_version: int | None) -> Teardown:
-    """Point the group away from the backup's images, then delete them and their snapshots."""
+    """Point the group away from the backup's images, then delete them and their snapshots.
+
+    Only images in the backup's record go: a tag anyone could copy proves nothing. The
+    record goes last, so a teardown that fails half-way still knows what is left.
+    """
     result = Teardown()
-    images = access.backup_images(ec2, backup_id)
+    record_name = Names(backup_id).record_parameter
+    owned = sorted(record.read(ssm, record_name).images)
+    images = access.images_by_id(ec2, owned)
     settle_pending(ec2, images)
     keep = restore_template(ec2, asg, group_name, recorded_version,
                             {i.image_id for i in images}, result)
     # Described again: an image that was pending lists its snapshots only once available.
-    delete_images(ec2, access.backup_images(ec2, backup_id), keep, result)
+    delete_images(ec2, access.images_by_id(ec2, owned), keep, result)
+    record.delete(ssm, record_name)  # a kept image is the operator's now (tagged why)
     return result

@@ -1,95 +1,52 @@
 """One backup cycle against AWS: gather state, ask `plan`, act, summarise.
 
 The thin imperative shell around `plan.py`. Every AWS call of a cycle is here, so
-their number stays small and visible (see bench/).
+their number stays small and visible (see bench/). A cycle never waits for an image:
+it creates one and returns; the image's own event (or the next run) promotes it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from botocore.exceptions import WaiterError
 
 from amibackup import access
 from amibackup.access import backup_images
 from amibackup.names import Names, image_description
-from amibackup.runner import lock, plan
+from amibackup.runner import lock, plan, record
 from amibackup.runner.clients import Clients
-from amibackup.schema import DEFAULTS
+from amibackup.runner.config import Job
+from amibackup.runner.summary import Summary
+
+__all__ = ["Job", "Summary", "backup_images", "run_cycle"]
 
 log = logging.getLogger("amibackup.runner")
+FAILED_STATES = ("failed", "invalid", "error")
 
 
-@dataclass(frozen=True)
-class Job:
-    """What one backup asks of the runner: the schedule target's Input, parsed."""
-
-    backup_id: str
-    group_name: str
-    retention: int = DEFAULTS["retention"]
-    no_reboot: bool = DEFAULTS["no_reboot"]
-    tags: dict[str, str] = field(default_factory=dict)
-    region: str | None = None
-    scheduled_time: str | None = None  # Scheduler fills in <aws.scheduler.scheduled-time>
-    wait_delay: int = 15  # seconds between polls while an image becomes available
-
-    @classmethod
-    def from_event(cls, event: dict[str, Any]) -> Job:
-        missing = [k for k in ("backup_id", "group_name") if not event.get(k)]
-        if missing:
-            raise ValueError(f"runner event lacks {', '.join(missing)}: {json.dumps(event)[:300]}")
-        known = {k: event[k] for k in cls.__dataclass_fields__ if k in event}
-        known["retention"] = int(known.get("retention", cls.retention))
-        return cls(**known)
-
-    def scheduled(self, now: datetime) -> datetime:
-        if self.scheduled_time and not self.scheduled_time.startswith("<"):
-            return datetime.fromisoformat(self.scheduled_time)
-        return now
-
-
-@dataclass
-class Summary:
-    """The one JSON line a run logs: what it made, promoted, pruned, and what it skipped."""
-
-    backup: str
-    group: str
-    run: str
-    request_id: str | None = None  # the Lambda invocation's, to find its other log lines
-    source_instance: str | None = None
-    created: str | None = None
-    available: bool | None = None
-    promoted: str | None = None
-    template_version: int | None = None
-    pruned: list[str] = field(default_factory=list)
-    deleted_snapshots: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    protected: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+def scheduled(job: Job, now: datetime) -> datetime:
+    """When the job's run was scheduled (now, for a run nobody scheduled)."""
+    if job.scheduled_time and not job.scheduled_time.startswith("<"):
+        return datetime.fromisoformat(job.scheduled_time)
+    return now
 
 
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
-              time_left: Callable[[], float] = lambda: 600.0,
-              request_id: str | None = None) -> Summary:
-    """Run one backup cycle; never raises for expected conditions, reports them instead."""
+              request_id: str | None = None, create: bool = True,
+              label: str | None = None) -> Summary:
+    """Run one backup cycle; never raises for expected conditions, reports them instead.
+
+    `create=False` (an image event) promotes and prunes but makes no image.
+    """
     now = now or datetime.now(UTC)
-    key = plan.run_key(job.scheduled(now))
-    summary = Summary(job.backup_id, job.group_name, key, request_id)
+    key = plan.run_key(scheduled(job, now))
+    summary = Summary(job.backup_id, job.group_name, label or key, request_id)
     ssm = clients("ssm")
     try:
         with lock.held(ssm, Names(job.backup_id).lock_parameter,
-                       owner=lock.unique_owner(f"run {key}")):
-            _cycle(job, clients, now, key, summary, time_left)
+                       owner=lock.unique_owner(f"run {label or key}")):
+            _cycle(job, clients, now, key if create else None, summary)
     except lock.Busy as busy:
         summary.skipped.append(f"{busy}; this run does nothing")
     log.info(summary.to_json())
@@ -115,33 +72,33 @@ def _group_template(clients: Clients, job: Job, summary: Summary
     return group, spec
 
 
-def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary,
-           time_left: Callable[[], float]) -> None:
-    ec2 = clients("ec2")
+def recorded_images(ec2: Any, owned: record.Record) -> list[plan.Image]:
+    """The images the record names that still exist (tags are labels, not proof)."""
+    return access.images_by_id(ec2, sorted(owned.images))
+
+
+def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
+           summary: Summary) -> None:
+    ec2, ssm = clients("ec2"), clients("ssm")
+    record_name = Names(job.backup_id).record_parameter
     found = _group_template(clients, job, summary)
     if found is None:
         return
     group, spec = found
     pinned = access.pinned_version(spec)
     instances = access.group_instances(ec2, group)
-    images = backup_images(ec2, job.backup_id)
+    before = record.read(ssm, record_name)
+    images = recorded_images(ec2, before)
+    owned = before.forget(set(before.images) - {i.image_id for i in images})
+    summary.failed.extend(i.image_id for i in images if i.state in FAILED_STATES)
     versions = access.template_versions(
         ec2, spec, [*access.FLOATING_VERSIONS, *([pinned] if access.is_pinned(spec) else [])])
     default = next(v for v in versions if v["DefaultVersion"])
     default_image = default["LaunchTemplateData"].get("ImageId")
 
-    source = plan.newest_instance(instances)
-    decision = plan.decide_create(images, source, key, default_image)
-    if decision.create and source is not None:
-        summary.source_instance = source.instance_id
-        image_id = _create_image(ec2, job, source, key, now)
-        summary.created = image_id
-        images.append(plan.Image(image_id, plan.image_name(job.backup_id, key), "pending", now,
-                                 (), {plan.TAG_SOURCE_IMAGE: source.image_id, plan.TAG_RUN: key}))
-    else:
-        summary.skipped.append(decision.reason)
-
-    images = _await_pending(ec2, images, job, summary, time_left)
+    if key is not None:
+        owned, images = _maybe_create(ec2, ssm, record_name, job, key, now, instances,
+                                      images, owned, default_image, summary)
 
     target = plan.choose_promotion(images, default_image)
     if target is not None:
@@ -159,6 +116,38 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
     in_use = {default_image, *(v["LaunchTemplateData"].get("ImageId") for v in referenced),
               *(i.image_id for i in instances)}
     _prune(ec2, plan.decide_prune(images, job.retention, in_use), summary)
+    owned = owned.forget(set(summary.pruned))
+    if owned != before:
+        record.write(ssm, record_name, owned)
+    summary.set_newest_age(plan.newest(i for i in images if i.image_id not in summary.pruned))
+
+
+def _maybe_create(ec2: Any, ssm: Any, record_name: str, job: Job, key: str, now: datetime,
+                  instances: list[plan.Instance], images: list[plan.Image],
+                  owned: record.Record, default_image: str | None, summary: Summary
+                  ) -> tuple[record.Record, list[plan.Image]]:
+    """Take this run's image if the plan says so; the record and images after it."""
+    source = plan.newest_instance(instances)
+    decision = plan.decide_create(images, source, key, default_image)
+    if not decision.create or source is None:
+        summary.skipped.append(decision.reason)
+        return owned, images
+    summary.source_instance = source.instance_id
+    # The start is written before CreateImage: only then may a duplicate name be this run's.
+    owned = owned.started(key, source.instance_id, datetime.now(UTC))
+    record.write(ssm, record_name, owned)
+    image_id = _create_image(ec2, job, source, key, now, owned)
+    owned = owned.made(image_id, key)
+    record.write(ssm, record_name, owned)
+    summary.created = image_id
+    # One look, no waiting: an image already available is promoted now, else on its event.
+    state = access.image_state(ec2, image_id) or "pending"
+    summary.available = state == "available"
+    if state in FAILED_STATES:
+        summary.failed.append(image_id)
+    made = plan.Image(image_id, plan.image_name(job.backup_id, key), state, now, (),
+                      {plan.TAG_SOURCE_IMAGE: source.image_id, plan.TAG_RUN: key})
+    return owned, [*images, made]
 
 
 def _prune(ec2: Any, prune: plan.PruneDecision, summary: Summary) -> None:
@@ -171,36 +160,21 @@ def _prune(ec2: Any, prune: plan.PruneDecision, summary: Summary) -> None:
         summary.warnings.extend(removed.warnings)
 
 
-def _create_image(ec2: Any, job: Job, source: plan.Instance, key: str, now: datetime) -> str:
+class AdoptionRefused(RuntimeError):
+    """An image holds this run's name but the record does not show this run made it."""
+
+
+def _create_image(ec2: Any, job: Job, source: plan.Instance, key: str, now: datetime,
+                  owned: record.Record) -> str:
     tags = plan.image_tags(job.backup_id, job.group_name, source, key, now, job.tags)
-    return access.create_image(ec2, source.instance_id, plan.image_name(job.backup_id, key),
-                               image_description(job.backup_id, job.group_name, key), tags,
-                               job.no_reboot)
-
-
-def _await_pending(ec2: Any, images: list[plan.Image], job: Job, summary: Summary,
-                   time_left: Callable[[], float]) -> list[plan.Image]:
-    """Wait, within the invocation's time, for pending images; mark what they became."""
-    pending = [i for i in images if i.state == "pending"]
-    if not pending:
-        return images
-    attempts = int((time_left() - 30) // max(job.wait_delay, 1))
-    if attempts < 1:
-        summary.warnings.append("no time left to wait for the image; the next run promotes it")
-        return images
-    ids = [i.image_id for i in pending]
+    name = plan.image_name(job.backup_id, key)
     try:
-        ec2.get_waiter("image_available").wait(
-            ImageIds=ids, WaiterConfig={"Delay": job.wait_delay, "MaxAttempts": attempts})
-        states = {i: "available" for i in ids}
-    except WaiterError as err:
-        last = err.last_response or {}
-        states = {raw["ImageId"]: raw["State"] for raw in last.get("Images", [])}
-        failed = [i for i, s in states.items() if s in ("failed", "invalid", "error")]
-        summary.failed.extend(failed)
-        if not failed:
-            summary.warnings.append("image not available in time; the next run promotes it")
-    if summary.created:
-        summary.available = states.get(summary.created) == "available"
-    return [plan.Image(i.image_id, i.name, states.get(i.image_id, i.state), i.created,
-                       i.snapshot_ids, i.tags) for i in images]
+        return access.create_image(ec2, source.instance_id, name,
+                                   image_description(job.backup_id, job.group_name, key), tags,
+                                   job.no_reboot)
+    except access.DuplicateName as dup:
+        refused = record.adoption_refused(owned, key, dup.image)
+        if refused:
+            raise AdoptionRefused(f"{refused}; not adopting it (delete or rename that image if "
+                                  "it is not yours to keep)") from None
+        return str(dup.image["ImageId"])

@@ -1,19 +1,43 @@
 """AWS Lambda entry point: `amibackup.runner.handler.handler`.
 
-The event is the schedule target's Input (see `Job`). Lambda's stock Python
-runtime provides boto3; nothing else is needed.
+The job (group, backup id, region, retention, reboot, tags) is the function's deployed
+configuration (`AMIBACKUP_CONFIG`, see config.py). An event may carry only:
+
+- the schedule's Input, `{"scheduled_time": "<aws.scheduler.scheduled-time>"}`: a run;
+- an EventBridge `EC2 AMI State Change` event (source `aws.ec2`): one of the backup's
+  images became `available` (promote, prune) or `failed` (report, fail the invocation).
+
+Anything else is refused, logged, and fails the invocation. Lambda's stock Python runtime
+provides boto3; nothing else is needed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from amibackup.names import Names
+from amibackup.runner import record
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import Job, run_cycle
+from amibackup.runner.config import Job
+from amibackup.runner.cycle import run_cycle
+from amibackup.runner.summary import Summary
 
 _OWN_HANDLER = "amibackup-summary"
+log = logging.getLogger("amibackup.runner")
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # a run key later than now + this is refused
+SCHEDULE_KEYS = frozenset({"scheduled_time"})
+AMI_EVENT = ("aws.ec2", "EC2 AMI State Change")
+EVENT_ENVELOPE = frozenset({"version", "id", "detail-type", "source", "account", "time",
+                            "region", "resources", "detail"})
+
+
+class RefusedEvent(ValueError):
+    """An event the runner does not accept: its scope is fixed at deploy."""
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -41,17 +65,74 @@ def configure_logging() -> logging.Logger:
     return logger
 
 
+def scheduled_time(event: dict[str, Any], now: datetime) -> str:
+    """The run's scheduled time; refused when the event asks for more, or for the future."""
+    extra = sorted(set(event) - SCHEDULE_KEYS)
+    if extra:
+        raise RefusedEvent(f"event field(s) {', '.join(extra)} refused: the runner's group, "
+                           "backup, retention, reboot and tags are fixed at deploy; a "
+                           "scheduled event carries only scheduled_time")
+    raw = event.get("scheduled_time")
+    try:
+        at = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise RefusedEvent(f"scheduled_time {raw!r} is not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise RefusedEvent(f"scheduled_time {raw!r} has no time zone")
+    if at > now + MAX_CLOCK_SKEW:
+        raise RefusedEvent(f"scheduled_time {raw} is in the future (now {now.isoformat()}); "
+                           "a run is never named after a time still to come")
+    return at.astimezone(UTC).isoformat()
+
+
+def image_event(event: dict[str, Any], job: Job) -> tuple[str, str] | None:
+    """(image id, state) of an EC2 AMI State Change event; None for other events."""
+    if (event.get("source"), event.get("detail-type")) != AMI_EVENT:
+        return None
+    detail = event.get("detail")
+    if set(event) - EVENT_ENVELOPE or not isinstance(detail, dict) \
+            or not isinstance(detail.get("ImageId"), str) or "State" not in detail:
+        raise RefusedEvent("malformed EC2 AMI State Change event")
+    if job.region and event.get("region") not in (None, job.region):
+        raise RefusedEvent(f"AMI event of region {event.get('region')}; this backup is in "
+                           f"{job.region}")
+    return detail["ImageId"], str(detail["State"])
+
+
+def handle(event: dict[str, Any], job: Job, clients: Clients, request_id: str | None,
+           now: datetime) -> Summary:
+    """Route the event: a scheduled run, an image event, or a refusal (raised)."""
+    if not isinstance(event, dict):
+        raise RefusedEvent(f"event must be a JSON object, not {type(event).__name__}")
+    found = image_event(event, job)
+    if found is None:
+        return run_cycle(job.at(scheduled_time(event, now)), clients, now=now,
+                         request_id=request_id)
+    image_id, state = found
+    label = f"event {image_id} {state}"
+    owned = record.read(clients("ssm"), Names(job.backup_id).record_parameter)
+    if not owned.owns(image_id):  # someone else's image: no lock, no writes
+        summary = Summary(job.backup_id, job.group_name, label, request_id)
+        summary.skipped.append(f"image {image_id} is not in this backup's record")
+        log.info(summary.to_json())
+        return summary
+    summary = run_cycle(job, clients, now=now, request_id=request_id, create=False, label=label)
+    if state in ("failed", "error", "invalid") and image_id not in summary.failed:
+        summary.failed.append(image_id)
+    return summary
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     configure_logging()  # here, not at import: importing the module changes nothing
-    job = Job.from_event(event)
-
-    def time_left() -> float:
-        if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-            return context.get_remaining_time_in_millis() / 1000.0
-        return 600.0
-
-    summary = run_cycle(job, Clients(job.region), time_left=time_left,
-                        request_id=getattr(context, "aws_request_id", None))
+    request_id = getattr(context, "aws_request_id", None)
+    job = Job.from_environment()
+    try:
+        summary = handle(event, job, Clients(job.region), request_id, datetime.now(UTC))
+    except RefusedEvent as refused:
+        keys = sorted(event) if isinstance(event, dict) else []
+        log.error(json.dumps({"backup": job.backup_id, "request_id": request_id,
+                              "refused": str(refused), "event_fields": keys}, sort_keys=True))
+        raise
     if summary.failed:
         # Fail the invocation so Lambda's error metric (and any alarm on it) fires.
         raise RuntimeError(f"image creation failed: {summary.to_json()}")

@@ -137,7 +137,8 @@ def _lambda(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
         return made
     if op == "GetFunction" and where.function_tags(arn):  # it returns the tags too
         return [Request("lambda:GetFunction", arn), Request("lambda:ListTags", arn)]
-    if op in ("GetFunction", "GetFunctionConfiguration", "UpdateFunctionCode", "DeleteFunction",
+    if op in ("GetFunction", "GetFunctionConfiguration", "UpdateFunctionCode",
+              "UpdateFunctionConfiguration", "DeleteFunction",
               "PutFunctionConcurrency", "DeleteFunctionConcurrency", "GetFunctionConcurrency"):
         return [Request(f"lambda:{op}", arn)]
     raise Unmapped(f"lambda:{op}")

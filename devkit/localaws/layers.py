@@ -23,6 +23,7 @@ LAYER_MODULES = (
     "devkit.localaws.lambda_",
     "devkit.localaws.naming",
     "devkit.localaws.scheduler",
+    "devkit.localaws.ssm",
 )
 
 _MISSING = object()

@@ -1,0 +1,114 @@
+"""The backup's own record of the images it made: the one proof of ownership.
+
+Tags are labels anyone with EC2 rights can copy (CreateTags, CopyImage with its tags), so
+they never decide what a backup may promote, prune or deregister. This record, an SSM
+parameter under the backup's own path that only the runner (under its run lock) and
+teardown may write, does. Standard library + boto3 only (it ships in the runner's zip).
+
+A run writes a `runs` entry before CreateImage and an `images` entry after it: an image
+holding the run's name (AWS refuses a second one with InvalidAMIName.Duplicate) is adopted
+only if the record says that run started before the image was created.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+DESCRIPTION = "amibackup: the images this backup made (written by its runner and teardown only)"
+TIER = "Intelligent-Tiering"  # Standard stops at 4 KB; this grows to Advanced's 8 KB when needed
+RUNS_KEPT = 5  # started runs remembered (a run that never made its image is forgotten after)
+
+
+@dataclass(frozen=True)
+class Record:
+    """Runs started (run key -> when, from which instance) and images made (id -> run key).
+
+    Kept compact: a hundred images (the largest retention) fit well within the 8 KB of an
+    Advanced parameter.
+    """
+
+    runs: dict[str, dict[str, str]] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, text: str) -> Record:
+        data = json.loads(text)
+        return cls(dict(data.get("runs", {})), dict(data.get("images", {})))
+
+    def to_json(self) -> str:
+        return json.dumps({"runs": self.runs, "images": self.images}, sort_keys=True,
+                          separators=(",", ":"))
+
+    def owns(self, image_id: str) -> bool:
+        return image_id in self.images
+
+    def started(self, key: str, instance_id: str, at: datetime) -> Record:
+        """The run `key` is about to call CreateImage; a retry keeps the first start."""
+        if key in self.runs:
+            return self
+        runs = {**self.runs, key: {"started": _stamp(at), "instance": instance_id}}
+        newest = sorted(runs)[-RUNS_KEPT:]
+        return replace(self, runs={k: runs[k] for k in newest})
+
+    def made(self, image_id: str, key: str) -> Record:
+        runs = {k: v for k, v in self.runs.items() if k != key}
+        return Record(runs, {**self.images, image_id: key})
+
+    def forget(self, image_ids: set[str]) -> Record:
+        return replace(self, images={k: v for k, v in self.images.items()
+                                     if k not in image_ids})
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def adoption_refused(record: Record, key: str, image: dict[str, Any]) -> str | None:
+    """Why an image holding run `key`'s name is not this run's (None: it is, adopt it).
+
+    It must be created after the record's start of the run (AWS reports CreationDate to the
+    second, so the start is compared to the second), and from the run's instance where AWS
+    reports the source (`SourceInstanceId`).
+    """
+    run = record.runs.get(key)
+    image_id = image.get("ImageId")
+    if run is None:
+        return f"image {image_id} holds run {key}'s name, but the record has no start of that run"
+    created = datetime.fromisoformat(str(image["CreationDate"]))
+    started = datetime.fromisoformat(run["started"]).replace(microsecond=0)
+    if created < started:
+        return (f"image {image_id} holds run {key}'s name but was created at "
+                f"{created.isoformat()}, before the run started ({run['started']})")
+    source = image.get("SourceInstanceId")
+    if source and source != run["instance"]:
+        return (f"image {image_id} holds run {key}'s name but was made from {source}, not from "
+                f"the run's instance {run['instance']}")
+    return None
+
+
+def read(ssm: Any, name: str) -> Record:
+    try:
+        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return Record()
+        raise
+    return Record.from_json(value)
+
+
+def write(ssm: Any, name: str, record: Record) -> None:
+    ssm.put_parameter(Name=name, Value=record.to_json(), Type="String", Overwrite=True,
+                      Tier=TIER, Description=DESCRIPTION)
+
+
+def delete(ssm: Any, name: str) -> None:
+    try:
+        ssm.delete_parameter(Name=name)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ParameterNotFound":
+            raise
