@@ -17,7 +17,7 @@ from moto.backends import get_backend
 
 from amibackup.names import template_claim_parameter
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import Job, Summary, backup_images, run_cycle
+from amibackup.runner.cycle import Summary, backup_images, run_cycle
 from amibackup.runner.handler import handler
 from devkit.scenarios import T0, DemoGroup, create_group, default_image, hourly_job, roll_group
 
@@ -189,9 +189,9 @@ class OverrideInstance(InstanceState):
         return self._template
 
 
-def graviton_group(clients: Clients) -> tuple[DemoGroup, str, str]:
-    """A group whose main template is x86 and whose override template is arm64; the newest
-    instance is the Graviton one. Returns the group, the arm template and instance."""
+def graviton_group(clients: Clients) -> tuple[DemoGroup, str]:
+    """A group whose main template is x86 and whose override's own template is arm64.
+    Returns the group and the arm template's id."""
     ec2, asg = clients("ec2"), clients("autoscaling")
     main = create_group(clients, "mixed-base", size=0)
     arm_image = ec2.describe_images(Owners=["amazon"], Filters=[
@@ -208,28 +208,38 @@ def graviton_group(clients: Clients) -> tuple[DemoGroup, str, str]:
             "Overrides": [{"InstanceType": "t3.micro"}, {
                 "InstanceType": "m7g.large", "LaunchTemplateSpecification": {
                     "LaunchTemplateId": arm_lt["LaunchTemplateId"], "Version": "$Default"}}]}})
-    time.sleep(1.1)
-    arm = ec2.run_instances(MinCount=1, MaxCount=1, LaunchTemplate={
-        "LaunchTemplateId": arm_lt["LaunchTemplateId"]})["Instances"][0]
+    group = DemoGroup("mixed", main.template_id, main.template_name, main.base_image)
+    return group, arm_lt["LaunchTemplateId"]
+
+
+def launch_override(clients: Clients, arm_template: str) -> str:
+    """Auto Scaling launches the newest instance for the Graviton override, from its template."""
+    time.sleep(1.1)  # newer than every instance before, to the second
+    arm = clients("ec2").run_instances(MinCount=1, MaxCount=1, LaunchTemplate={
+        "LaunchTemplateId": arm_template})["Instances"][0]
     moto_group = get_backend("autoscaling")[ACCOUNT][REGION].autoscaling_groups["mixed"]
     moto_instance = get_backend("ec2")[ACCOUNT][REGION].get_instance(arm["InstanceId"])
     moto_group.instance_states.append(OverrideInstance(moto_instance, moto_group, {
-        "LaunchTemplateId": arm_lt["LaunchTemplateId"],
-        "LaunchTemplateName": arm_lt["LaunchTemplateName"], "Version": "1"}))
-    group = DemoGroup("mixed", main.template_id, main.template_name, main.base_image)
-    return group, arm_lt["LaunchTemplateId"], arm["InstanceId"]
+        "LaunchTemplateId": arm_template, "LaunchTemplateName": "mixed-arm", "Version": "1"}))
+    return str(arm["InstanceId"])
 
 
-def test_graviton_override_instance_is_never_the_source(clients):
+def architecture(ec2: Any, image_id: str) -> str:
+    return str(ec2.describe_images(ImageIds=[image_id])["Images"][0]["Architecture"])
+
+
+@pytest.mark.parametrize("backed_up_before", [False, True])
+def test_graviton_override_instance_is_never_the_source(clients, backed_up_before):
     ec2 = clients("ec2")
-    group, _, arm_instance = graviton_group(clients)
-    summary = run(clients, group, 0)
+    group, arm_template = graviton_group(clients)
+    if backed_up_before:  # the template already launches one of the backup's images
+        assert run(clients, group, 0).promoted
+    arm_instance = launch_override(clients, arm_template)
+    summary = run(clients, group, 1)
     assert summary.created and summary.source_instance != arm_instance
-    made = ec2.describe_images(ImageIds=[summary.created])["Images"][0]
-    assert made["Architecture"] == "x86_64"
+    assert architecture(ec2, summary.created) == "x86_64"
     assert summary.promoted == summary.created
-    image = default_image(ec2, group.template_id)
-    assert ec2.describe_images(ImageIds=[image])["Images"][0]["Architecture"] == "x86_64"
+    assert architecture(ec2, default_image(ec2, group.template_id)) == "x86_64"
 
 
 # ------------------------------------------------------------ 6. resolve:ssm: aliases

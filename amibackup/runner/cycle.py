@@ -222,8 +222,8 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
     elif chosen and plan.newest(images):
         summary.skipped.append(f"not promoting: the template launches {chosen}, the operator's "
                                "choice; waiting for a backup of an instance that runs it")
-    in_use = {launched.image_id, *_still_launched(versions, spec, promoted),
-              *(i.image_id for i in instances)}
+    in_use = {image for image in (launched.image_id, *_still_launched(versions, spec, promoted),
+                                  *(i.image_id for i in instances)) if image}
     _prune(ec2, plan.decide_prune(images, job.retention, in_use), summary)
 
 

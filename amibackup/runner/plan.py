@@ -169,8 +169,8 @@ def decide_create(
     if chosen and source.image_id != chosen:
         return CreateDecision(False, (
             f"manual change: the template launches {chosen}, which amibackup did not "
-            f"promote (the operator's choice), and the newest instance {source.instance_id} still runs "
-            f"{source.image_id}; waiting until an instance runs {chosen} (roll the group)"))
+            f"promote (the operator's choice), and the newest instance {source.instance_id} "
+            f"still runs {source.image_id}; waiting until an instance runs {chosen} (roll the group)"))
     return CreateDecision(True)
 
 
