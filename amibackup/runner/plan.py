@@ -170,7 +170,8 @@ def decide_create(
         return CreateDecision(False, (
             f"manual change: the template launches {chosen}, which amibackup did not "
             f"promote (the operator's choice), and the newest instance {source.instance_id} "
-            f"still runs {source.image_id}; waiting until an instance runs {chosen} (roll the group)"))
+            f"still runs {source.image_id}; waiting until an instance runs {chosen} "
+            "(roll the group)"))
     return CreateDecision(True)
 
 
