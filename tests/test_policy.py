@@ -140,12 +140,20 @@ def test_launch_template_actions_only_on_the_groups_template(action: str) -> Non
         f"arn:aws:ec2:eu-west-1:{ACCOUNT}:launch-template/{SCOPE.template_id}"]
 
 
-@pytest.mark.parametrize("action", ["ssm:PutParameter", "ssm:DeleteParameter",
-                                    "ssm:GetParameter"])
+@pytest.mark.parametrize("action", ["ssm:PutParameter", "ssm:DeleteParameter"])
 def test_ssm_only_on_the_lock(action: str) -> None:
     [statement] = granting(POLICIES["runner"], action)
     assert as_list(statement["Resource"]) == [
         f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/{SCOPE.backup_id}/lock"]
+
+
+def test_ssm_reads_only_the_lock_and_the_templates_claim() -> None:
+    """The runner reads who claims its template (one backup per template), and nothing else."""
+    resources = sorted(r for s in granting(POLICIES["runner"], "ssm:GetParameter")
+                       for r in as_list(s["Resource"]))
+    assert resources == sorted([
+        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/{SCOPE.backup_id}/lock",
+        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/templates/{SCOPE.template_id}"])
 
 
 def test_logs_only_on_the_functions_log_group() -> None:
