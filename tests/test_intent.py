@@ -173,6 +173,31 @@ def test_deregistered_newest_backup_is_repaired_at_once_and_backups_resume(clien
     assert default_image(ec2, group.template_id) == summary.created
 
 
+def test_no_backup_left_repairs_with_the_recorded_image(clients, group):
+    ec2 = clients("ec2")
+    only = run(clients, group, 0).created
+    ec2.deregister_image(ImageId=only)
+    summary = run(clients, group, 1, recorded_version=1)
+    assert any("repaired" in w and group.base_image in w for w in summary.warnings)
+    versions = ec2.describe_launch_template_versions(
+        LaunchTemplateId=group.template_id)["LaunchTemplateVersions"]
+    repair = max(versions, key=lambda v: v["VersionNumber"] if v["LaunchTemplateData"][
+        "ImageId"] == group.base_image else 0)
+    assert repair["VersionNumber"] > 2  # a new version, not the default moved back
+    # instances run the recorded image, so backups resume from them at once
+    assert summary.created and summary.promoted == summary.created
+    assert default_image(ec2, group.template_id) == summary.created
+
+
+def test_no_image_to_repair_with_fails_the_run(clients, group):
+    ec2 = clients("ec2")
+    only = run(clients, group, 0).created
+    ec2.deregister_image(ImageId=only)
+    summary = run(clients, group, 1)
+    assert summary.created is None
+    assert any(only in f and "no longer exists" in f for f in summary.failed)
+
+
 # ------------------------------------------------------------ 5. mixed instances overrides
 
 class OverrideInstance(InstanceState):

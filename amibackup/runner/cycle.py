@@ -36,6 +36,7 @@ class Job:
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
     template_id: str | None = None  # the group's template at deploy; another one is refused
+    recorded_version: int | None = None  # the template's default at deploy (repair's fallback)
     scheduled_time: str | None = None  # Scheduler fills in <aws.scheduler.scheduled-time>
     wait_delay: int = 15  # seconds between polls while an image becomes available
 
@@ -190,7 +191,7 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
     raw, launched = _launched(ec2, spec, versions, images, instances)
     promoted = False
     if not launched.exists:
-        promoted = _repair(ec2, spec, raw, launched, images, summary)
+        promoted = _repair(ec2, spec, raw, launched, images, summary, job.recorded_version)
         if not promoted:
             return
         raw, launched = _launched(ec2, spec, access.template_versions(
@@ -228,19 +229,35 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str, summary: Summary
 
 
 def _repair(ec2: Any, spec: dict[str, Any], raw: dict[str, Any], launched: plan.Launched,
-            images: list[plan.Image], summary: Summary) -> bool:
-    """Point a template whose image was deregistered at the newest backup, at once."""
+            images: list[plan.Image], summary: Summary, recorded_version: int | None) -> bool:
+    """Point a template whose image was deregistered at the newest backup (else the image of
+    the version recorded at deploy), at once."""
     target = plan.choose_repair(images, launched)
+    if target is None and recorded_version is not None:
+        recorded = _version_image(ec2, spec, recorded_version)
+        target = plan.choose_repair([recorded] if recorded else [], launched)
     if target is None:
         summary.failed.append(f"the template launches {launched.image_id}, which no longer "
                               "exists, and no available backup of the same architecture can "
                               "replace it: set the template's image by hand")
         return False
-    _promote(ec2, spec, raw, target, f"repair: {target.name} replaces deregistered "
-             f"{launched.image_id}", summary)
+    _promote(ec2, spec, raw, target, f"repair: {target.name or target.image_id} replaces "
+             f"deregistered {launched.image_id}", summary)
     summary.warnings.append(f"the template launched {launched.image_id}, which no longer "
                             f"exists; repaired: it launches {target.image_id}")
     return True
+
+
+def _version_image(ec2: Any, spec: dict[str, Any], number: int) -> plan.Image | None:
+    """The image a version launches, if that version and its image still exist."""
+    try:
+        (version,) = access.template_versions(ec2, spec, [str(number)])
+    except ClientError as err:
+        if access.is_not_found(err):
+            return None
+        raise
+    image_id = version["LaunchTemplateData"].get("ImageId")
+    return access.describe_image(ec2, image_id) if image_id else None
 
 
 def _still_launched(versions: list[dict[str, Any]], spec: dict[str, Any], promoted: bool
