@@ -7,13 +7,14 @@ one thing. boto3 + standard library only: this module ships in the runner's zip.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from amibackup.names import TAG_BACKUP
+from amibackup.names import TAG_BACKUP, template_claim_parameter
 from amibackup.runner import plan
 
 # Every "it is not there" answer of the services amibackup calls. A delete that meets one
@@ -72,10 +73,20 @@ def is_pinned(spec: dict[str, Any]) -> bool:
 
 def template_versions(ec2: Any, spec: dict[str, Any], versions: list[str]
                       ) -> list[dict[str, Any]]:
-    """The named versions, each once (the default is often also the latest)."""
-    raw = ec2.describe_launch_template_versions(**template_ref(spec), Versions=versions)
+    """The named versions, each once (the default is often also the latest).
+
+    `resolve:ssm:` image aliases come back resolved to the AMI id (ResolveAlias), so an
+    alias is compared, protected and followed as the image it names today.
+    """
+    raw = ec2.describe_launch_template_versions(**template_ref(spec), Versions=versions,
+                                                ResolveAlias=True)
     unique = {v["VersionNumber"]: v for v in raw["LaunchTemplateVersions"]}
     return list(unique.values())
+
+
+def template_key(spec: dict[str, Any]) -> str:
+    """How instances and claims name a template: its id, else its name."""
+    return str(spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName") or "")
 
 
 def default_version(ec2: Any, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -94,19 +105,22 @@ def all_template_versions(ec2: Any, spec: dict[str, Any]) -> list[dict[str, Any]
     return [v for page in pages for v in page["LaunchTemplateVersions"]]
 
 
-def promote(ec2: Any, spec: dict[str, Any], default: dict[str, Any], image_id: str,
-            description: str) -> int:
-    """A new template version identical to the default but for the image, made the default.
+def promote(ec2: Any, spec: dict[str, Any], source: dict[str, Any], image_id: str,
+            description: str, make_default: bool = True) -> int:
+    """A new template version identical to the `source` version (as described) but for the image.
 
     AWS copies `SourceVersion` and applies only what is sent: the new ImageId. Nothing read
     from a describe call is sent back: AWS's describe answers carry response-only fields
     (e.g. `MetadataOptions.State` on IMDSv2 templates) that a request may not contain.
+    A group on `$Default` needs the new version made the default; one on `$Latest` launches
+    it as soon as it exists (the default, which the group does not use, is left alone).
     """
     created = ec2.create_launch_template_version(
-        **template_ref(spec), SourceVersion=str(default["VersionNumber"]),
+        **template_ref(spec), SourceVersion=str(source["VersionNumber"]),
         VersionDescription=description[:255], LaunchTemplateData={"ImageId": image_id})
     number = created["LaunchTemplateVersion"]["VersionNumber"]
-    ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
+    if make_default:
+        ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
     return int(number)
 
 
@@ -118,7 +132,9 @@ def group_instances(ec2: Any, group: dict[str, Any]) -> list[plan.Instance]:
     pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=list(members))
     return [plan.Instance(raw["InstanceId"], raw.get("ImageId", ""), raw["LaunchTime"],
                           members[raw["InstanceId"]]["LifecycleState"],
-                          members[raw["InstanceId"]]["HealthStatus"], raw["State"]["Name"])
+                          members[raw["InstanceId"]]["HealthStatus"], raw["State"]["Name"],
+                          template_key(members[raw["InstanceId"]].get("LaunchTemplate", {})),
+                          raw.get("Architecture"))
             for page in pages for reservation in page["Reservations"]
             for raw in reservation["Instances"]]
 
@@ -130,7 +146,8 @@ def parse_image(raw: dict[str, Any]) -> plan.Image:
                   if m.get("Ebs", {}).get("SnapshotId"))
     created = datetime.fromisoformat(raw["CreationDate"])
     return plan.Image(raw["ImageId"], raw.get("Name", ""), raw["State"], created, snaps,
-                      {t["Key"]: t["Value"] for t in raw.get("Tags", [])})
+                      {t["Key"]: t["Value"] for t in raw.get("Tags", [])},
+                      raw.get("Architecture"))
 
 
 def tagged_images(ec2: Any, key: str, value: str) -> list[plan.Image]:
@@ -163,6 +180,36 @@ class DuplicateName(Exception):
     def __init__(self, image: dict[str, Any]) -> None:
         super().__init__(f"AMI name {image.get('Name')} is already used by {image.get('ImageId')}")
         self.image = image
+
+
+def describe_image(ec2: Any, image_id: str) -> plan.Image | None:
+    """The image as EC2 describes it; None once it is deregistered (or never existed)."""
+    try:
+        found = ec2.describe_images(ImageIds=[image_id])["Images"]
+    except ClientError as err:
+        if is_not_found(err):
+            return None
+        raise
+    image = parse_image(found[0]) if found else None
+    return image if image and image.state in ("available", "pending") else None
+
+
+def claimed_by(ssm: Any, template: str) -> str | None:
+    """The backup id that claims the launch template (one backup per template), or None.
+
+    The claim parameter holds JSON with the owner's `backup_id` (plain text: the id).
+    """
+    try:
+        value = ssm.get_parameter(Name=template_claim_parameter(template))["Parameter"]["Value"]
+    except ClientError as err:
+        if is_not_found(err):
+            return None
+        raise
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return str(value).strip() or None
+    return str(parsed.get("backup_id")) if isinstance(parsed, dict) else str(parsed)
 
 
 def create_image(ec2: Any, instance_id: str, name: str, description: str, tags: dict[str, str],

@@ -78,7 +78,6 @@ def test_spot_replacement_launches_the_newest_backup(demo: str) -> None:
     assert "= newest backup" in scene(demo, "Spot interruption")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 1: lands with intent")
 def test_rollback_to_an_older_backup_is_kept(demo: str) -> None:
     rollback = scene(demo, "rollback")
     older = re.search(r"made the older backup (ami-\w+) the default", rollback)

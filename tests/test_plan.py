@@ -13,11 +13,13 @@ from amibackup.runner.plan import (
     TAG_SOURCE_IMAGE,
     Image,
     Instance,
+    Launched,
     choose_promotion,
     decide_create,
     decide_prune,
     image_name,
     newest_instance,
+    operator_choice,
     run_key,
 )
 
@@ -41,6 +43,16 @@ def img(image_id: str, hour: int, *, state: str = "available", source: str = "am
     if tagged_run:
         tags[TAG_RUN] = run
     return Image(image_id, f"amibackup-b-1-{run}", state, created, (f"snap-{image_id}",), tags)
+
+
+def ours(image_id: str) -> Launched:
+    """The template's newest version, made by the runner's promotion of `image_id`."""
+    return Launched(2, image_id, by_runner=True, is_latest=True)
+
+
+def theirs(image_id: str | None) -> Launched:
+    """The template's newest version, made by hand (or before any promotion)."""
+    return Launched(2, image_id, by_runner=False, is_latest=True)
 
 
 # ---------------------------------------------------------------- newest_instance
@@ -83,7 +95,7 @@ def test_newest_instance_none_when_nothing_qualifies() -> None:
 
 def test_create_when_nothing_stands_in_the_way() -> None:
     decision = decide_create([img("ami-1", 0)], inst("i-a"), run_key(T0 + timedelta(hours=1)),
-                             "ami-1")
+                             None)
     assert decision.create is True
     assert decision.existing is None
 
@@ -128,10 +140,12 @@ def test_manual_default_and_source_running_it_creates() -> None:
 
 
 def test_our_default_and_source_on_older_ami_creates() -> None:
-    """Not a manual change: the template launches one of our backups, rolling is pending."""
+    """Not a manual change: the template launches the runner's own latest promotion (so
+    `operator_choice` is None), rolling is pending."""
     source = inst("i-a", image_id="ami-base")
+    assert operator_choice(ours("ami-1"), [img("ami-1", 0)]) is None
     decision = decide_create([img("ami-1", 0)], source, run_key(T0 + timedelta(hours=1)),
-                             "ami-1")
+                             None)
     assert decision.create is True
 
 
@@ -140,45 +154,45 @@ def test_our_default_and_source_on_older_ami_creates() -> None:
 
 def test_promotes_newest_available_over_our_older_default() -> None:
     images = [img("ami-1", 0), img("ami-3", 2), img("ami-2", 1)]
-    promoted = choose_promotion(images, "ami-1")
+    promoted = choose_promotion(images, ours("ami-1"))
     assert promoted is not None and promoted.image_id == "ami-3"
 
 
 def test_no_promotion_when_default_is_already_newest() -> None:
-    assert choose_promotion([img("ami-1", 0), img("ami-2", 1)], "ami-2") is None
+    assert choose_promotion([img("ami-1", 0), img("ami-2", 1)], ours("ami-2")) is None
 
 
 def test_never_moves_backwards() -> None:
     # The default is our newest backup but it is not "available" (e.g. disabled): an older
     # available backup must not replace it.
     images = [img("ami-1", 0), img("ami-2", 1, state="disabled")]
-    assert choose_promotion(images, "ami-2") is None
+    assert choose_promotion(images, ours("ami-2")) is None
 
 
 @pytest.mark.parametrize("state", ["failed", "pending", "invalid", "error"])
 def test_never_promotes_an_unavailable_image(state: str) -> None:
     images = [img("ami-1", 0), img("ami-2", 1, state=state)]
-    assert choose_promotion(images, "ami-1") is None
+    assert choose_promotion(images, ours("ami-1")) is None
 
 
 def test_no_promotion_without_available_backup() -> None:
-    assert choose_promotion([], "ami-manual") is None
-    assert choose_promotion([img("ami-1", 0, state="pending")], None) is None
+    assert choose_promotion([], theirs("ami-manual")) is None
+    assert choose_promotion([img("ami-1", 0, state="pending")], theirs(None)) is None
 
 
 def test_manual_default_not_replaced_by_backup_of_other_ami() -> None:
     images = [img("ami-1", 0, source="ami-old")]
-    assert choose_promotion(images, "ami-manual") is None
+    assert choose_promotion(images, theirs("ami-manual")) is None
 
 
 def test_manual_default_replaced_by_backup_of_instance_running_it() -> None:
     images = [img("ami-1", 0, source="ami-old"), img("ami-2", 1, source="ami-manual")]
-    promoted = choose_promotion(images, "ami-manual")
+    promoted = choose_promotion(images, theirs("ami-manual"))
     assert promoted is not None and promoted.image_id == "ami-2"
 
 
 def test_no_default_promotes_newest() -> None:
-    promoted = choose_promotion([img("ami-1", 0), img("ami-2", 1)], None)
+    promoted = choose_promotion([img("ami-1", 0), img("ami-2", 1)], theirs(None))
     assert promoted is not None and promoted.image_id == "ami-2"
 
 

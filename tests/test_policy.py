@@ -140,15 +140,24 @@ def test_launch_template_actions_only_on_the_groups_template(action: str) -> Non
         f"arn:aws:ec2:eu-west-1:{ACCOUNT}:launch-template/{SCOPE.template_id}"]
 
 
-@pytest.mark.parametrize("action", ["ssm:PutParameter", "ssm:DeleteParameter",
-                                    "ssm:GetParameter"])
-def test_ssm_only_on_the_lock_and_the_record(action: str) -> None:
+@pytest.mark.parametrize("action", ["ssm:PutParameter", "ssm:DeleteParameter"])
+def test_ssm_writes_only_the_lock_and_the_record(action: str) -> None:
     """The lock, and the record of the backup's images (written, never deleted, by the runner:
     teardown removes it)."""
     resources = [r for s in granting(POLICIES["runner"], action) for r in as_list(s["Resource"])]
     base = f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/{SCOPE.backup_id}"
     expected = [f"{base}/lock"] + ([] if action == "ssm:DeleteParameter" else [f"{base}/record"])
     assert resources == expected
+
+
+def test_ssm_reads_only_the_lock_the_record_and_the_templates_claim() -> None:
+    """The runner reads who claims its template (one backup per template), and nothing else."""
+    resources = sorted(r for s in granting(POLICIES["runner"], "ssm:GetParameter")
+                       for r in as_list(s["Resource"]))
+    assert resources == sorted([
+        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/{SCOPE.backup_id}/lock",
+        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/{SCOPE.backup_id}/record",
+        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/amibackup/templates/{SCOPE.template_id}"])
 
 
 def test_logs_only_on_the_functions_log_group() -> None:

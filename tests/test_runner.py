@@ -189,9 +189,11 @@ def test_no_instance_is_a_clean_skip(clients):
     assert not backup_images(clients("ec2"), "b1")
 
 
-def test_missing_group_is_a_clean_skip(clients):
+def test_missing_group_is_a_clean_failure(clients):
+    """Issue 10 item 7: a deleted group fails the run (alarms fire), with a clear reason."""
     summary = run_cycle(Job("b1", "nope"), clients)
-    assert summary.skipped == ["group nope not found"]
+    assert summary.skipped == [] and len(summary.failed) == 1
+    assert summary.failed[0].startswith("group nope not found")
 
 
 def test_standby_instances_are_not_a_source(clients, group):

@@ -25,11 +25,11 @@ LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
 
 def runner_job(spec: BackupSpec, backup_id: str, region: str,
-               template_id: str | None = None) -> Job:
+               template_id: str | None = None, recorded_version: int | None = None) -> Job:
     """The runner's whole job, fixed at deploy in the function's environment."""
     return Job(backup_id=backup_id, group_name=spec.group_name, region=region,
-               template_id=template_id, retention=spec.retention, no_reboot=spec.no_reboot,
-               tags=dict(spec.tags))
+               template_id=template_id, recorded_version=recorded_version,
+               retention=spec.retention, no_reboot=spec.no_reboot, tags=dict(spec.tags))
 
 
 def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
@@ -88,7 +88,9 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     scheduler_role = role(names.scheduler_role, "scheduler.amazonaws.com",
                           policy.scheduler_policy(scope), "lets the schedule invoke the runner")
 
-    environment = job_environment(runner_job(spec, backup_id, scope.region, template_id))
+    environment = job_environment(runner_job(
+        spec, backup_id, scope.region, template_id,
+        recorded_version if recorded_version is not None else default_version))
     function_arn = _ensure_function(lam, names, runner_role, tags, environment)
 
     request = scheduler.schedule_request(

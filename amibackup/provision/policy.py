@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from amibackup.names import TAG_BACKUP, Names
+from amibackup.names import TAG_BACKUP, Names, template_claim_parameter
 
 VERSION = "2012-10-17"
 
@@ -95,6 +95,8 @@ def runner_policy(scope: Scope) -> dict[str, Any]:
         {"Sid": "OwnRecord", "Effect": "Allow",
          "Action": ["ssm:PutParameter", "ssm:GetParameter"],
          "Resource": scope.arn("ssm", f"parameter{scope.names.record_parameter}")},
+        {"Sid": "ReadTemplateClaim", "Effect": "Allow", "Action": "ssm:GetParameter",
+         "Resource": scope.arn("ssm", f"parameter{template_claim_parameter(scope.template_id)}")},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [scope.arn("logs", f"log-group:{scope.log_group}"),

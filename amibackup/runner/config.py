@@ -33,7 +33,8 @@ class Job:
     no_reboot: bool = DEFAULTS["no_reboot"]
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
-    template_id: str | None = None
+    template_id: str | None = None  # the group's template at deploy; another one is refused
+    recorded_version: int | None = None  # the template's default at deploy (repair's fallback)
     period_seconds: int | None = None  # the schedule's period: how stale "stale" is
     scheduled_time: str | None = None  # from the event, never from the configuration
 
@@ -87,8 +88,8 @@ class Job:
         return replace(self, scheduled_time=scheduled_time)
 
 
-CONFIG_FIELDS = ("backup_id", "group_name", "region", "template_id", "retention", "no_reboot",
-                 "tags", "period_seconds")
+CONFIG_FIELDS = ("backup_id", "group_name", "region", "template_id", "recorded_version",
+                 "retention", "no_reboot", "tags", "period_seconds")
 
 
 def job_environment(job: Job | Mapping[str, Any]) -> dict[str, str]:

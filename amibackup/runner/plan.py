@@ -24,6 +24,9 @@ __all__ = ["TAG_BACKUP", "TAG_CREATED_AT", "TAG_GROUP", "TAG_RUN", "TAG_SOURCE_I
            "TAG_SOURCE_INSTANCE", "image_name"]  # re-exported: the cycle's vocabulary
 
 IN_USE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
+# Every template version the runner makes (promotion, repair) is described with this prefix:
+# a launched version without it was made by someone else, so it is the operator's choice.
+PROMOTION_MARK = "amibackup: "
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Instance:
     lifecycle_state: str  # the Auto Scaling lifecycle state, e.g. InService, Standby
     health_status: str  # Healthy / Unhealthy
     state: str = "running"  # the EC2 state
+    launch_template: str | None = None  # id (else name) of the template it was launched from
+    architecture: str | None = None  # x86_64, arm64, ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Image:
     created: datetime
     snapshot_ids: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    architecture: str | None = None
 
     @property
     def source_image(self) -> str | None:
@@ -81,11 +87,19 @@ def image_tags(
     return tags
 
 
-def newest_instance(instances: Iterable[Instance]) -> Instance | None:
-    """The newest healthy in-service instance: never Standby, Pending, Terminating or warm pool."""
+def newest_instance(instances: Iterable[Instance], template: str | None = None,
+                    image_id: str | None = None) -> Instance | None:
+    """The newest healthy in-service instance: never Standby, Pending, Terminating or warm pool.
+
+    With `template`, only instances launched from that template count (a mixed-instances
+    override with its own template launches other images, often of another architecture).
+    With `image_id`, only instances running that image count.
+    """
     eligible = [
         i for i in instances
         if (i.lifecycle_state, i.health_status, i.state) == ("InService", "Healthy", "running")
+        and (template is None or i.launch_template == template)
+        and (image_id is None or i.image_id == image_id)
     ]
     if not eligible:
         return None
@@ -98,6 +112,35 @@ def newest(images: Iterable[Image], state: str = "available") -> Image | None:
 
 
 @dataclass(frozen=True)
+class Launched:
+    """The template version the group launches ($Default or $Latest), as decisions need it."""
+
+    version: int
+    image_id: str | None  # `resolve:ssm:` aliases already resolved
+    by_runner: bool  # made by a promotion or repair (its description starts with PROMOTION_MARK)
+    is_latest: bool  # no newer version exists
+    created: datetime | None = None
+    latest_image: str | None = None  # the image of the template's newest version
+    latest_by_runner: bool = False
+    architecture: str | None = None  # of the launched image (or of the group's instances)
+    exists: bool = True  # False: the image was deregistered (the template is broken)
+
+
+def operator_choice(launched: Launched, images: Iterable[Image]) -> str | None:
+    """The image the operator chose, or None when the group launches the runner's own choice.
+
+    The runner's own choice is the newest template version, made by the runner, launching one
+    of its backups. Anything else is someone's decision: a version made by hand (a golden
+    AMI, a new instance type, an older backup brought back), or the default moved back to an
+    older version. It is respected until an instance runs it.
+    """
+    ours = {i.image_id for i in images}
+    if launched.by_runner and launched.is_latest and launched.image_id in ours:
+        return None
+    return launched.image_id
+
+
+@dataclass(frozen=True)
 class CreateDecision:
     """Whether to take an image now; `reason` says why not, `existing` is a retry's image."""
 
@@ -107,12 +150,13 @@ class CreateDecision:
 
 
 def decide_create(
-    images: list[Image], source: Instance | None, key: str, default_image: str | None,
+    images: list[Image], source: Instance | None, key: str, chosen: str | None,
 ) -> CreateDecision:
     """Skip when no instance qualifies, a run is already imaged, or an image is still pending.
 
-    A default image that amibackup did not make is a manual change: back up only an
-    instance that already runs it, so the hand-picked AMI is never silently replaced.
+    `chosen` is the operator's choice (see `operator_choice`): back up only an instance that
+    already runs it (give the newest such instance as `source`), so the chosen AMI is never
+    replaced by an image of an older one.
     """
     for image in images:
         if image.run == key:
@@ -122,31 +166,68 @@ def decide_create(
         return CreateDecision(False, f"image {pending[0]} is still pending; not starting another")
     if source is None:
         return CreateDecision(False, "no InService and Healthy instance in the group")
-    ours = {i.image_id for i in images}
-    if default_image and default_image not in ours and source.image_id != default_image:
+    if chosen and source.image_id != chosen:
         return CreateDecision(False, (
-            f"manual change: the template launches {default_image}, which amibackup did not make, "
-            f"and the newest instance {source.instance_id} still runs {source.image_id}; waiting "
-            f"until an instance runs {default_image} (roll the group)"))
+            f"manual change: the template launches {chosen}, which amibackup did not "
+            f"promote (the operator's choice), and the newest instance {source.instance_id} "
+            f"still runs {source.image_id}; waiting until an instance runs {chosen} "
+            "(roll the group)"))
     return CreateDecision(True)
 
 
-def choose_promotion(images: list[Image], default_image: str | None) -> Image | None:
-    """The newest available backup, if the template should move to it.
+def same_architecture(image: Image, architecture: str | None) -> bool:
+    """Never put an image of another architecture into the template (unknown: no refusal)."""
+    return architecture is None or image.architecture is None or image.architecture == architecture
 
-    Never moves backwards, never promotes a failed image, and never replaces a
-    hand-picked default with a backup of an instance that ran an older AMI.
+
+def choose_promotion(images: list[Image], launched: Launched) -> Image | None:
+    """The backup the template should move to, if any.
+
+    Following its own choice, the runner moves only forward, to its newest available backup.
+    Under the operator's choice it promotes only a backup of an instance running the chosen
+    image, made after that choice, and never one it had promoted before the operator moved
+    the template away from it. Never a failed image, never another architecture.
     """
-    target = newest(images)
-    if target is None or target.image_id == default_image:
-        return None
+    candidates = [i for i in images
+                  if i.state == "available" and same_architecture(i, launched.architecture)]
     by_id = {i.image_id: i for i in images}
-    current = by_id.get(default_image or "")
-    if current is not None:  # the template launches one of our backups
-        return target if target.order > current.order else None
-    if default_image and target.source_image != default_image:
-        return None  # manual change: wait for a backup of an instance running it
-    return target
+    chosen = operator_choice(launched, images)
+    if chosen is None:
+        current = by_id.get(launched.image_id or "")
+        newer = [c for c in candidates if current is None or c.order > current.order]
+    else:
+        floor = by_id.get(launched.latest_image or "") if launched.latest_by_runner else None
+        newer = [c for c in candidates if c.source_image == chosen
+                 and _not_before(c.created, launched.created)
+                 and (floor is None or c.order > floor.order)]
+    return max(newer, key=lambda i: i.order) if newer else None
+
+
+def _not_before(made: datetime, choice_made: datetime | None) -> bool:
+    """Whether an image was made after the operator's choice (both stamped to the second)."""
+    return choice_made is None or made.replace(microsecond=0) >= choice_made.replace(microsecond=0)
+
+
+def choose_repair(images: list[Image], launched: Launched) -> Image | None:
+    """The image for a template whose launched image was deregistered: the newest available
+    backup of the same architecture (None: nothing of ours can mend it)."""
+    if launched.exists:
+        return None
+    candidates = [i for i in images
+                  if i.state == "available" and same_architecture(i, launched.architecture)]
+    return max(candidates, key=lambda i: i.order) if candidates else None
+
+
+def template_conflict(claimed_by: str | None, backup_id: str, launched_template: str,
+                      configured_template: str | None) -> str | None:
+    """Why this run must not touch the template (shared with another backup), or None."""
+    if configured_template and launched_template != configured_template:
+        return (f"the group now launches template {launched_template}, not {configured_template} "
+                "that this backup was deployed for; run `pulumi up` to re-scope the backup")
+    if claimed_by and claimed_by != backup_id:
+        return (f"launch template {launched_template} is claimed by backup {claimed_by}; two "
+                "backups must not share one template (give each group its own template)")
+    return None
 
 
 @dataclass(frozen=True)

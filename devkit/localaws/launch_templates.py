@@ -1,6 +1,6 @@
 """Launch template versions as AWS makes and describes them.
 
-Two AWS rules moto lacks:
+Three AWS rules moto lacks:
 
 1. `CreateLaunchTemplateVersion` with `SourceVersion` bases the new version on the source
    version: "the new version will have the same launch template data as the source version,
@@ -14,6 +14,8 @@ Two AWS rules moto lacks:
    Sending such an answer back as LaunchTemplateData is refused by botocore ("Unknown
    parameter"). moto echoes the request's data, so that failure never shows; this layer adds
    every response-only member, derived from botocore's EC2 service model.
+3. `DescribeLaunchTemplateVersions` with `ResolveAlias=true` answers a `resolve:ssm:` ImageId
+   with the AMI id the parameter holds. moto ignores ResolveAlias.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ import botocore.session
 from moto.core.responses import ActionResult
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
 from moto.ec2.responses.launch_templates import LaunchTemplates
+from moto.ssm.models import ssm_backends
 
 from devkit.localaws.layers import Patch
 
+ALIAS_PREFIX = "resolve:ssm:"  # an ImageId that names an SSM parameter holding the AMI id
 Path = tuple[str, ...]  # member names; "[]" steps into every element of a list
 
 # Realistic values for response-only members, where the shape's type alone would mislead.
@@ -144,8 +148,30 @@ def create_launch_template_version(self: LaunchTemplates) -> ActionResult:
 
 
 def describe_launch_template_versions(self: LaunchTemplates) -> ActionResult:
-    """moto's answer, with the response-only members AWS adds."""
-    return _describe_result(_plain_describe_versions(self), "LaunchTemplateVersions")
+    """moto's answer, with the response-only members AWS adds (and aliases resolved if asked)."""
+    result = _describe_result(_plain_describe_versions(self), "LaunchTemplateVersions")
+    if str(self._get_param("ResolveAlias", "false")).lower() != "true":
+        return result
+    body = dict(result.result)  # type: ignore[call-overload]
+    body["LaunchTemplateVersions"] = [
+        {**v, "LaunchTemplateData": resolve_alias(v["LaunchTemplateData"],
+                                                  self.current_account, self.region)}
+        for v in body["LaunchTemplateVersions"]]
+    return ActionResult(body)
+
+
+def resolve_alias(data: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+    """`ImageId: resolve:ssm:<parameter>[:<version or label>]` as the parameter's AMI id.
+
+    AWS (DescribeLaunchTemplateVersions, ResolveAlias): "If true, and if a Systems Manager
+    parameter is specified for ImageId, the AMI ID is displayed in the response for imageId."
+    A `:<version>` or `:<label>` suffix selects that version, as in AWS.
+    """
+    image = str(data.get("ImageId", ""))
+    if not image.startswith(ALIAS_PREFIX):
+        return data
+    parameter = ssm_backends[account][region].get_parameter(image[len(ALIAS_PREFIX):])
+    return {**data, "ImageId": parameter.value} if parameter is not None else data
 
 
 def patches() -> list[Patch]:
