@@ -42,6 +42,8 @@ class AmiAutoBackupArgs:
     deregister_on_delete: pulumi.Input[bool] | None = None
     tags: pulumi.Input[dict[str, str]] | None = None
     region: pulumi.Input[str] | None = None
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    owner: pulumi.Input[str] | None = None  # set by AmiAutoBackup: project/stack/name
 
     def to_props(self) -> dict[str, Any]:
         """The provider's input properties (PersistenceArgs as a plain map)."""
@@ -53,6 +55,11 @@ class AmiAutoBackupArgs:
 
 AmiAutoBackupArgs.__doc__ = ("The inputs of an AmiAutoBackup (None: the default).\n\n"
                              + schema.describe(schema.INPUTS))
+
+
+def owner_key(resource_name: str) -> str:
+    """This resource's stable identity: a `--replace` of it may take over its template claim."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}"
 
 
 class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
@@ -72,6 +79,11 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
     code_sha256: pulumi.Output[str]
     latest_image_id: pulumi.Output[str | None]
     image_ids: pulumi.Output[list[str]]
+    reserved_concurrency: pulumi.Output[int | None]
+    ami_rule_arn: pulumi.Output[str]
+    alarm_names: pulumi.Output[list[str]]
+    group_template_id: pulumi.Output[str | None]
+    warnings: pulumi.Output[list[str]]
 
     def __init__(self, resource_name: str, args: AmiAutoBackupArgs | None = None,
                  opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
@@ -87,6 +99,7 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
                                 f"inputs are {', '.join(schema.INPUT_KEYS)}")
             args = AmiAutoBackupArgs(**{"group_name": None, **kwargs})
         props: dict[str, Any] = {"backup_name": resource_name, **args.to_props(),
+                                 "owner": args.owner or owner_key(resource_name),
                                  **{name: None for name in schema.OUTPUT_KEYS}}
         super().__init__(AmiAutoBackupProvider(), resource_name, props, opts)
 

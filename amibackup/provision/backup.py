@@ -8,18 +8,20 @@ converges whatever exists to the wanted state.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from amibackup import access
 from amibackup.access import backup_images
 from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, Names, new_backup_id
-from amibackup.provision import iam, lambda_fn, policy, scheduler
+from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock
 from amibackup.runner.clients import Clients
 from amibackup.schema import BackupSpec
+from amibackup.spec import topic_region
 
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
@@ -37,8 +39,18 @@ def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
     return {**spec.tags, TAG_BACKUP: backup_id, TAG_MANAGED_BY: "amibackup"}
 
 
-def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
-    """The group's launch template id and current default version, or a clear error."""
+@dataclass(frozen=True)
+class GroupTemplate:
+    """The group as create found it, and the launch template it launches."""
+
+    group: dict[str, Any]
+    template_id: str
+    template_name: str
+    default_version: int
+
+
+def resolve_group(clients: Clients, group_name: str) -> GroupTemplate:
+    """The group's launch template and its current default version, or a clear error."""
     group = access.describe_group(clients("autoscaling"), group_name)
     if group is None:
         raise ProvisionError(f"group_name: Auto Scaling group {group_name!r} not found in "
@@ -53,7 +65,30 @@ def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
             f"{access.pinned_version(spec)}; set its launch template version to $Default so it "
             "launches the newest backup")
     default = access.template_versions(clients("ec2"), spec, ["$Default"])[0]
-    return str(default["LaunchTemplateId"]), int(default["VersionNumber"])
+    return GroupTemplate(group, str(default["LaunchTemplateId"]),
+                         str(default.get("LaunchTemplateName", "")),
+                         int(default["VersionNumber"]))
+
+
+def current_template_id(clients: Clients, group_name: str) -> str | None:
+    """The template the group launches now; None when the group or template is gone."""
+    group = access.describe_group(clients("autoscaling"), group_name)
+    spec = access.template_of(group) if group else None
+    if spec is None:
+        return None
+    if spec.get("LaunchTemplateId"):
+        return str(spec["LaunchTemplateId"])
+    default = access.default_version(clients("ec2"), spec)
+    return str(default["LaunchTemplateId"]) if default else None
+
+
+def template_moved(clients: Clients, props: dict[str, Any]) -> bool:
+    """The group launches another template than the one the runner is scoped to (preview)."""
+    recorded = props.get("launch_template_id")
+    if not recorded or not props.get("group_name"):
+        return False
+    current = current_template_id(clients, str(props["group_name"]))
+    return current is not None and current != recorded
 
 
 def _scope(clients: Clients, spec: BackupSpec, backup_id: str, template_id: str
@@ -64,14 +99,18 @@ def _scope(clients: Clients, spec: BackupSpec, backup_id: str, template_id: str
                         spec.group_name, template_id)
 
 
-def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
-           recorded_version: int | None = None) -> dict[str, Any]:
-    """Make every part exist as `spec` asks; return the resource's outputs."""
-    names = Names(backup_id)
-    template_id, default_version = resolve_group(clients, spec.group_name)
-    scope = _scope(clients, spec, backup_id, template_id)
-    tags = _resource_tags(spec, backup_id)
-    a_iam, lam, sch = clients("iam"), clients("lambda"), clients("scheduler")
+def _check_topic(spec: BackupSpec, region: str) -> None:
+    """Alarms notify topics of their own region only (checked before anything is made)."""
+    where = topic_region(spec.alarm_topic_arn) if spec.alarm_topic_arn else region
+    if where != region:
+        raise ProvisionError(f"alarm_topic_arn: topic {spec.alarm_topic_arn} is in {where}, "
+                             f"the backup in {region}: use an SNS topic in {region}")
+
+
+def _roles(clients: Clients, spec: BackupSpec, scope: policy.Scope, tags: dict[str, str]
+           ) -> tuple[str, str]:
+    """The runner's and the scheduler's roles, with their policies and tags as wanted."""
+    a_iam, names = clients("iam"), scope.names
 
     def role(name: str, service: str, doc: dict[str, Any], what: str) -> str:
         found = ignore_missing(lambda: a_iam.get_role(RoleName=name))
@@ -80,30 +119,47 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
             iam.set_tags(a_iam, name, tags)
             return str(found["Role"]["Arn"])
         return iam.create_role(a_iam, name, policy.trust(service, scope.account), doc, tags,
-                               f"amibackup {backup_id}: {what}")
+                               f"amibackup {scope.backup_id}: {what}")
 
-    runner_role = role(names.runner_role, "lambda.amazonaws.com", policy.runner_policy(scope),
-                       f"runner of the AMI backup of group {spec.group_name}")
-    scheduler_role = role(names.scheduler_role, "scheduler.amazonaws.com",
-                          policy.scheduler_policy(scope), "lets the schedule invoke the runner")
+    return (role(names.runner_role, "lambda.amazonaws.com", policy.runner_policy(scope),
+                 f"runner of the AMI backup of group {spec.group_name}"),
+            role(names.scheduler_role, "scheduler.amazonaws.com",
+                 policy.scheduler_policy(scope), "lets the schedule invoke the runner"))
 
-    function_arn = _ensure_function(lam, names, runner_role, tags)
 
+def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
+           recorded_version: int | None = None) -> dict[str, Any]:
+    """Make every part exist as `spec` asks; return the resource's outputs."""
+    names = Names(backup_id)
+    found = resolve_group(clients, spec.group_name)
+    scope = _scope(clients, spec, backup_id, found.template_id)
+    _check_topic(spec, scope.region)
+    tags = _resource_tags(spec, backup_id)
+    runner_role, scheduler_role = _roles(clients, spec, scope, tags)
+    function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
+                                                        tags)
+    rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
+                                  function_arn)
     request = scheduler.schedule_request(
         names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
         function_arn, scheduler_role, job_input(spec, backup_id, scope.region))
+    sch = clients("scheduler")
     exists = scheduler.get_schedule(sch, names.schedule) is not None
     schedule_arn = scheduler.put_schedule(sch, request, create=not exists)
-
+    alarm_list = alarms.ensure_alarms(
+        clients("cloudwatch"), names, spec.alarm_topic_arn,
+        alarms.schedule_period(spec.schedule_expression, spec.timezone))
     return {
         **spec.to_props(), "backup_id": backup_id, "resolved_region": scope.region,
         "schedule_name": names.schedule, "schedule_arn": schedule_arn,
         "schedule_state": request["State"], "function_name": names.function,
         "function_arn": function_arn, "role_arn": runner_role,
-        "scheduler_role_arn": scheduler_role, "launch_template_id": template_id,
+        "scheduler_role_arn": scheduler_role, "launch_template_id": found.template_id,
+        "group_template_id": found.template_id,
         "recorded_version": recorded_version if recorded_version is not None
-        else default_version,
-        "code_sha256": code_sha256(),
+        else found.default_version,
+        "code_sha256": code_sha256(), "reserved_concurrency": reserved,
+        "ami_rule_arn": rule_arn, "alarm_names": alarm_list, "warnings": warnings,
         **_image_outputs(clients, backup_id),
     }
 
@@ -117,33 +173,58 @@ def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
             "latest_image_id": available[0].image_id if available else None}
 
 
-def _ensure_function(lam: Any, names: Names, runner_role: str, tags: dict[str, str]) -> str:
-    """The runner function with this package's code, one run at a time, these tags."""
+def _ensure_function(lam: Any, names: Names, runner_role: str, tags: dict[str, str]
+                     ) -> tuple[str, int | None, list[str]]:
+    """The runner function with this package's code and tags; (ARN, reserved, warnings)."""
     function = lambda_fn.get_function(lam, names.function)
     if function is None:
-        return lambda_fn.create_function(lam, names.function, runner_role, tags)
-    function_arn = str(function["FunctionArn"])
-    if function.get("CodeSha256") != code_sha256():
-        lambda_fn.update_code(lam, names.function)
-    lam.put_function_concurrency(FunctionName=names.function, ReservedConcurrentExecutions=1)
-    lambda_fn.set_tags(lam, function_arn, tags)
-    return function_arn
+        function_arn = lambda_fn.create_function(lam, names.function, runner_role, tags)
+    else:
+        function_arn = str(function["FunctionArn"])
+        if function.get("CodeSha256") != code_sha256():
+            lambda_fn.update_code(lam, names.function)
+        lambda_fn.set_tags(lam, function_arn, tags)
+    warning = lambda_fn.reserve_one(lam, names.function)
+    return function_arn, (None if warning else 1), ([warning] if warning else [])
 
 
 def create(clients: Clients, spec: BackupSpec) -> dict[str, Any]:
-    """Provision a new backup; on any failure remove what was made, then raise."""
-    others = scheduler.backups_of_group(clients("scheduler"), spec.group_name)
-    if others:
-        raise ProvisionError(
-            f"group_name: group {spec.group_name!r} already has an amibackup backup "
-            f"({', '.join(others)}); two backups would fight over its launch template: keep "
-            "one backup per group")
+    """Provision a new backup; on any failure remove what was made, then raise.
+
+    Refused before anything is made: a group whose template another group launches or
+    another backup claims, and mixed-instances overrides with their own template.
+    """
+    found = resolve_group(clients, spec.group_name)
+    claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
+                            found.template_name)
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
+    claim.claim(clients("ssm"), found.template_id, backup_id, spec.owner)
     try:
         return ensure(clients, spec, backup_id)
     except BaseException:
         remove_infrastructure(clients, backup_id)
+        claim.release(clients("ssm"), found.template_id, backup_id)
         raise
+
+
+def update(clients: Clients, spec: BackupSpec, backup_id: str, olds: dict[str, Any]
+           ) -> dict[str, Any]:
+    """Converge to `spec`; a group moved to another template moves the claim and the
+    runner's scope with it (and records the new template's default version)."""
+    found = resolve_group(clients, spec.group_name)
+    old_template = olds.get("launch_template_id")
+    recorded = olds.get("recorded_version")
+    moved = bool(old_template) and old_template != found.template_id
+    if moved:
+        claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
+                                found.template_name)
+        recorded = None
+    claim.claim(clients("ssm"), found.template_id, backup_id, spec.owner)
+    outs = ensure(clients, spec, backup_id,
+                  recorded_version=int(recorded) if recorded is not None else None)
+    if moved:
+        claim.release(clients("ssm"), str(old_template), backup_id)
+    return outs
 
 
 def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, Any] | None:
@@ -160,6 +241,8 @@ def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, A
         outs["schedule_expression"] = schedule["ScheduleExpression"]
     outs["function_arn"] = function["FunctionArn"] if function else None
     outs["code_sha256"] = function.get("CodeSha256") if function else None
+    if props.get("group_name"):
+        outs["group_template_id"] = current_template_id(clients, str(props["group_name"]))
     outs.update(_image_outputs(clients, backup_id))
     return outs
 
@@ -169,6 +252,8 @@ def remove_infrastructure(clients: Clients, backup_id: str) -> None:
     names = Names(backup_id)
     steps = [
         lambda: scheduler.delete_schedule(clients("scheduler"), names.schedule),
+        lambda: events.remove_rule(clients("events"), clients("lambda"), names),
+        lambda: alarms.remove_alarms(clients("cloudwatch"), names),
         lambda: lambda_fn.delete_function(clients("lambda"), clients("logs"), names),
         lambda: iam.delete_role(clients("iam"), names.scheduler_role),
         lambda: iam.delete_role(clients("iam"), names.runner_role),
@@ -201,10 +286,15 @@ def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
 
 
 def delete(clients: Clients, backup_id: str, spec: BackupSpec,
-           recorded_version: int | None = None) -> Teardown:
-    """Stop new runs, wait for one in flight, restore the template, remove everything."""
+           recorded_version: int | None = None, template_id: str | None = None) -> Teardown:
+    """Stop new runs, wait for one in flight, restore the template, remove everything.
+
+    `template_id` (the recorded launch_template_id) is restored even when the group is gone,
+    and its claim released. The result's `warnings` are for the user (kept images).
+    """
     names = Names(backup_id)
     scheduler.delete_schedule(clients("scheduler"), names.schedule)
+    events.remove_rule(clients("events"), clients("lambda"), names)  # no image events either
     lambda_fn.stop_invocations(clients("lambda"), names.function)
     ssm = clients("ssm")
     wait_for_runs(ssm, backup_id)
@@ -212,8 +302,10 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
         result = Teardown()
         if spec.deregister_on_delete:
             result = remove_images(clients("ec2"), clients("autoscaling"), backup_id,
-                                   spec.group_name, recorded_version)
+                                   spec.group_name, recorded_version, template_id)
         remove_infrastructure(clients, backup_id)
+        if template_id:
+            claim.release(ssm, template_id, backup_id)
     finally:
         lock.release(ssm, names.lock_parameter)
     return result
