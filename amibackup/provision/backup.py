@@ -304,8 +304,9 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
             result = remove_images(clients("ec2"), clients("autoscaling"), backup_id,
                                    spec.group_name, recorded_version, template_id)
         remove_infrastructure(clients, backup_id)
-        if template_id:
-            claim.release(ssm, template_id, backup_id)
+        claimed = {template_id, current_template_id(clients, spec.group_name)} - {None}
+        for claimed_id in sorted(str(t) for t in claimed):  # released only if still ours
+            claim.release(ssm, claimed_id, backup_id)
     finally:
         lock.release(ssm, names.lock_parameter)
     return result

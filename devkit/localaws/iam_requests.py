@@ -209,7 +209,7 @@ def _cloudwatch(op: str, params: Mapping[str, Any], where: Where) -> list[Reques
 
 SERVICES: dict[str, Callable[[str, Mapping[str, Any], Where], list[Request]]] = {
     "ec2": _ec2, "lambda": _lambda, "iam": _iam, "scheduler": _scheduler, "ssm": _ssm,
-    "logs": _logs, "events": _events, "cloudwatch": _cloudwatch,
+    "logs": _logs, "events": _events, "monitoring": _cloudwatch,  # CloudWatch signs as it
 }
 
 
