@@ -198,7 +198,7 @@ def create(clients: Clients, spec: BackupSpec) -> dict[str, Any]:
     claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                             found.template_name)
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
-    claim.claim(clients("ssm"), found.template_id, backup_id, spec.owner)
+    claim.claim(clients("ssm"), found.template_id, backup_id, spec.owner, spec.group_name)
     try:
         return ensure(clients, spec, backup_id)
     except BaseException:
@@ -219,7 +219,7 @@ def update(clients: Clients, spec: BackupSpec, backup_id: str, olds: dict[str, A
         claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                                 found.template_name)
         recorded = None
-    claim.claim(clients("ssm"), found.template_id, backup_id, spec.owner)
+    claim.claim(clients("ssm"), found.template_id, backup_id, spec.owner, spec.group_name)
     outs = ensure(clients, spec, backup_id,
                   recorded_version=int(recorded) if recorded is not None else None)
     if moved:

@@ -36,7 +36,8 @@ def holder(ssm: Any, template_id: str) -> dict[str, str] | None:
     return {"backup_id": str(value.get("backup_id", "")), "owner": str(value.get("owner", ""))}
 
 
-def claim(ssm: Any, template_id: str, backup_id: str, owner: str | None) -> None:
+def claim(ssm: Any, template_id: str, backup_id: str, owner: str | None,
+          group_name: str = "") -> None:
     """Take the template for `backup_id`, or raise naming the backup that holds it."""
     name = template_claim_parameter(template_id)
     value = claim_value(backup_id, owner)
@@ -54,8 +55,9 @@ def claim(ssm: Any, template_id: str, backup_id: str, owner: str | None) -> None
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         return
     raise ProvisionError(
-        f"group_name: launch template {template_id} is already backed up by amibackup backup "
-        f"{current['backup_id']!r} (declared by {current['owner'] or 'an unknown program'}); "
+        f"group_name: launch template {template_id} of group {group_name!r} already has an "
+        f"amibackup backup: {current['backup_id']!r} (declared by "
+        f"{current['owner'] or 'an unknown program'}); "
         "two backups of one template would promote over each other's images: keep one backup "
         f"per launch template, or give this group its own template (claim: {name})")
 
