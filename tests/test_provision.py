@@ -342,3 +342,27 @@ def _backup_image(clients: Clients, group: DemoGroup, backup_id: str) -> str:
         InstanceId=instance["InstanceId"], Name=f"amibackup-{backup_id}-t", NoReboot=True,
         TagSpecifications=[{"ResourceType": k, "Tags": tags} for k in ("image", "snapshot")]
     )["ImageId"])
+
+
+# --- through the provider process (gRPC), as the engine drives it -----------------------
+
+def test_through_the_provider_a_moved_group_shows_in_preview_refresh_and_up(provider, aws,
+                                                                          group):
+    news, failures = provider.check({"backup_name": "web-backup", "group_name": "web",
+                                     "owner": "proj/dev/web-backup"})
+    assert failures == []
+    id_, outs = provider.create(news)
+    assert (outs["reserved_concurrency"], outs["warnings"]) == (1, [])
+    assert outs["ami_rule_arn"] and outs["alarm_names"] == []
+    some = 2  # DiffResponse.DIFF_SOME (the dynamic provider reports no key names)
+    assert provider.diff(id_, outs, news).changes != some  # nothing moved: no change
+    new_template = _move_group(aws, group)
+    diff = provider.diff(id_, outs, news)
+    assert diff.changes == some and diff.replaces == []  # preview sees it: an update
+    _, refreshed = provider.read(id_, outs)
+    assert refreshed["group_template_id"] == new_template  # refresh sees it
+    updated = provider.update(id_, refreshed, news)
+    assert updated["launch_template_id"] == new_template
+    assert provider.diff(id_, updated, news).changes != some
+    provider.delete(id_, updated)
+    assert rules(aws) == [] and claims(aws) == [] and alarm_names(aws) == []

@@ -19,7 +19,7 @@ from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock
-from amibackup.runner.clients import Clients
+from amibackup.runner.clients import Clients, make_config
 from amibackup.schema import BackupSpec
 from amibackup.spec import topic_region
 
@@ -87,7 +87,10 @@ def template_moved(clients: Clients, props: dict[str, Any]) -> bool:
     recorded = props.get("launch_template_id")
     if not recorded or not props.get("group_name"):
         return False
-    current = current_template_id(clients, str(props["group_name"]))
+    # A preview must not hang on unreachable AWS: two attempts, short timeouts.
+    quick = Clients(clients.region, session=clients.session, config=make_config(
+        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=10))
+    current = current_template_id(quick, str(props["group_name"]))
     return current is not None and current != recorded
 
 
