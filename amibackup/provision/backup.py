@@ -87,9 +87,9 @@ def template_moved(clients: Clients, props: dict[str, Any]) -> bool:
     recorded = props.get("launch_template_id")
     if not recorded or not props.get("group_name"):
         return False
-    # A preview must not hang on unreachable AWS: two attempts, short timeouts.
+    # A preview must not hang on unreachable AWS: one attempt, short timeouts.
     quick = Clients(clients.region, session=clients.session, config=make_config(
-        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=10))
+        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10))
     current = current_template_id(quick, str(props["group_name"]))
     return current is not None and current != recorded
 
