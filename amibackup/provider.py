@@ -123,11 +123,25 @@ class AmiAutoBackupProvider(ResourceProvider):
         changes += drifted(olds, news)
         if olds.get("code_sha256") and olds.get("code_sha256") != code_sha256():
             changes.append("code_sha256")  # a new amibackup version: ship its runner
+        if self._template_moved(olds):
+            changes.append("launch_template_id")  # the group moved: re-scope runner and claim
         replaces = [k for k in REPLACE_KEYS if k in changes]
         stables = [k for k in ("backup_id", "function_arn", "role_arn", "schedule_arn")
                    if not replaces]
         return DiffResult(changes=bool(changes), replaces=replaces, stables=stables,
                           delete_before_replace=False)
+
+    def _template_moved(self, olds: dict[str, Any]) -> bool:
+        """Refresh saw it (group_template_id), or the group's template differs right now."""
+        from amibackup.provision import backup
+
+        seen = olds.get("group_template_id")
+        if seen and olds.get("launch_template_id") and seen != olds["launch_template_id"]:
+            return True
+        try:
+            return backup.template_moved(self._existing(olds), olds)
+        except Exception:  # noqa: BLE001 - a preview without AWS access still diffs inputs
+            return False
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         from amibackup.provision import backup
@@ -140,8 +154,7 @@ class AmiAutoBackupProvider(ResourceProvider):
         from amibackup.provision import backup
 
         clients = self._existing({**news, "resolved_region": olds.get("resolved_region")})
-        outs = backup.ensure(clients, BackupSpec.from_props(news), id_,
-                             recorded_version=olds.get("recorded_version"),
+        outs = backup.update(clients, BackupSpec.from_props(news), id_, olds,
                              owner=news.get("owner"))
         return UpdateResult(self._finish(news, outs))
 
@@ -171,6 +184,7 @@ class AmiAutoBackupProvider(ResourceProvider):
         recorded = props.get("recorded_version")
         result = backup.delete(self._existing(props), id_,
                                BackupSpec.from_props(spec.normalise(props)),
-                               recorded_version=int(recorded) if recorded is not None else None)
+                               recorded_version=int(recorded) if recorded is not None else None,
+                               template_id=props.get("launch_template_id"))
         for message in getattr(result, "warnings", None) or []:
             warn(f"{id_} (deleted): {message}")

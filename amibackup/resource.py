@@ -67,6 +67,12 @@ class AmiAutoBackupArgs:
     """Tags for the images, snapshots, roles and function."""
     region: pulumi.Input[str] | None = None
     """AWS region; default: an explicit aws.Provider's, else the stack's aws:region."""
+    alarm_topic_arn: pulumi.Input[str] | None = None
+    """SNS topic (in the backup's region) for CloudWatch alarms: a failed run, and no new
+    available backup for two schedule periods. None: no alarms."""
+    owner: pulumi.Input[str] | None = None
+    """Set by AmiAutoBackup (project/stack/name): a replacement of the same resource may
+    take over its template claim."""
 
     def to_props(self) -> dict[str, Any]:
         """The provider's input properties (PersistenceArgs as a plain map)."""
@@ -103,6 +109,11 @@ def identity_input(provider: pulumi.ProviderResource) -> pulumi.Output[dict[str,
         lambda values: from_provider_settings(dict(zip(keys, values, strict=True))))
 
 
+def owner_key(resource_name: str) -> str:
+    """This resource's stable identity: a `--replace` of it may take over its template claim."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}"
+
+
 class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
     """Scheduled AMI backups of an Auto Scaling group's newest healthy instance.
 
@@ -127,15 +138,15 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
                  paused: pulumi.Input[bool] | None = None,
                  deregister_on_delete: pulumi.Input[bool] | None = None,
                  tags: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
-                 region: pulumi.Input[str] | None = None) -> None: ...
+                 region: pulumi.Input[str] | None = None,
+                 alarm_topic_arn: pulumi.Input[str] | None = None) -> None: ...
 
     def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
         """Declare a backup: `AmiAutoBackup(name, AmiAutoBackupArgs(...), opts)`, or the
         inputs as keywords: `AmiAutoBackup(name, opts=opts, group_name=..., retention=5)`."""
         backup_args, opts = _args_and_opts(args, kwargs)
         props: dict[str, Any] = {"backup_name": resource_name, **backup_args.to_props(),
-                                 "owner": f"{pulumi.get_project()}/{pulumi.get_stack()}/"
-                                          f"{resource_name}",
+                                 "owner": backup_args.owner or owner_key(resource_name),
                                  **{name: None for name in schema.OUTPUT_KEYS}}
         provider = aws_provider_of(opts)
         if provider is not None:  # also for get(): read where that provider points
@@ -231,6 +242,33 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
     def image_ids(self) -> pulumi.Output[list[str]]:
         """Available backup images, newest first."""
         return cast("pulumi.Output[list[str]]", pulumi.get(self, "image_ids"))
+
+    @property
+    def reserved_concurrency(self) -> pulumi.Output[int | None]:
+        """1 when the runner's concurrency is reserved; None when the account's quota cannot
+        spare it (the run lock still serialises runs; see `warnings`)."""
+        return cast("pulumi.Output[int | None]", pulumi.get(self, "reserved_concurrency"))
+
+    @property
+    def ami_rule_arn(self) -> pulumi.Output[str]:
+        """ARN of the EventBridge rule that delivers the image's state events to the runner."""
+        return cast("pulumi.Output[str]", pulumi.get(self, "ami_rule_arn"))
+
+    @property
+    def alarm_names(self) -> pulumi.Output[list[str]]:
+        """The CloudWatch alarms made for `alarm_topic_arn` (none without it)."""
+        return cast("pulumi.Output[list[str]]", pulumi.get(self, "alarm_names"))
+
+    @property
+    def group_template_id(self) -> pulumi.Output[str | None]:
+        """The template the group launched when last read: differs from launch_template_id
+        after the group moved (the next `pulumi up` re-scopes the runner)."""
+        return cast("pulumi.Output[str | None]", pulumi.get(self, "group_template_id"))
+
+    @property
+    def warnings(self) -> pulumi.Output[list[str]]:
+        """What provisioning could not do as asked (also shown as Pulumi warnings)."""
+        return cast("pulumi.Output[list[str]]", pulumi.get(self, "warnings"))
 
 
 def _args_and_opts(args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -50,6 +50,12 @@ FIELDS: tuple[Field, ...] = (
     Field("tags", "dict[str, str]", None, "Tags for the images, snapshots, roles and function."),
     Field("region", "str", None, "AWS region; default: the stack's aws:region, else boto3's.",
           replaces=True),
+    Field("alarm_topic_arn", "str", None, "SNS topic ARN in the backup's region: CloudWatch "
+          "alarms notify it when a run fails and when no new backup became available for two "
+          "schedule periods. Unset: no alarms."),
+    Field("owner", "str", None, "Stable key of the declaring resource (project/stack/name), set "
+          "by AmiAutoBackup: a replacement of the same resource may take over its template "
+          "claim."),
     _out("backup_id", "str", "The backup's id: every AWS name of the backup derives from it."),
     _out("resolved_region", "str", "The region the backup lives in."),
     _out("schedule_expression", "str", "The EventBridge Scheduler expression that runs."),
@@ -67,6 +73,15 @@ FIELDS: tuple[Field, ...] = (
     _out("code_sha256", "str", "Hash of the deployed runner code."),
     _out("latest_image_id", "str | None", "The newest available backup image."),
     _out("image_ids", "list[str]", "Available backup images, newest first."),
+    _out("reserved_concurrency", "int | None", "1, or None when the account's concurrency "
+         "quota leaves no room to reserve (the run lock still serialises runs)."),
+    _out("ami_rule_arn", "str", "The EventBridge rule that sends the backup's image events to "
+         "the runner."),
+    _out("alarm_names", "list[str]", "The CloudWatch alarms (empty without alarm_topic_arn)."),
+    _out("group_template_id", "str | None", "The launch template the group uses now (refresh); "
+         "differs from launch_template_id after the group moved: `pulumi up` re-scopes."),
+    _out("warnings", "list[str]", "What the user should know: concurrency not reserved, images "
+         "kept at delete."),
 )
 
 INPUTS = tuple(f for f in FIELDS if f.kind == "input")
@@ -107,6 +122,8 @@ class BackupSpec:
     persistence: dict[str, bool] | None = None
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
+    alarm_topic_arn: str | None = None
+    owner: str | None = None
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> BackupSpec:

@@ -9,6 +9,7 @@ not need to know about Pulumi.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,11 @@ MAX_TAGS = 40  # 50 per image in AWS, minus the tags amibackup sets itself
 STATEFUL_KEYS = ("root_volume", "data_volumes")
 GROUP_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")  # AutoScalingGroupName: printable ASCII
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# IAM TagRole and Lambda TagResource accept keys and values of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`
+# only (botocore's models; EC2 allows any character). Tags go to the roles and function too,
+# so one rule for all: letters, separators (spaces), numbers and these symbols.
+TAG_SYMBOLS = "_.:/=+-@"
+TOPIC_RE = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256})$")
 
 UnknownPredicate = Callable[[Any], bool]
 
@@ -85,7 +91,36 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
     region_ok = isinstance(region, str) and REGION_RE.fullmatch(region)
     if region not in (None, "") and not region_ok:
         add("region", f"must be an AWS region name such as \"eu-west-1\"; got {region!r}")
+    _check_topic(known.get("alarm_topic_arn"), region if region_ok else None, add)
+    owner = known.get("owner")
+    if owner is not None and not isinstance(owner, str):
+        add("owner", f"must be a string (project/stack/name); got {owner!r}")
     return problems
+
+
+def tag_text_ok(text: str) -> bool:
+    """Characters IAM and Lambda accept in a tag: letters, spaces, numbers, `_.:/=+-@`."""
+    return all(c in TAG_SYMBOLS or unicodedata.category(c)[0] in "LZN" for c in text)
+
+
+def topic_region(arn: str) -> str | None:
+    """The region of an SNS topic ARN, or None when `arn` is not one."""
+    found = TOPIC_RE.fullmatch(arn)
+    return found.group(2) if found else None
+
+
+def _check_topic(topic: Any, region: str | None, add: Callable[[str, str], None]) -> None:
+    """An SNS topic ARN; in the backup's region when that is known (alarms notify only there)."""
+    if topic in (None, ""):
+        return
+    where = topic_region(topic) if isinstance(topic, str) else None
+    if where is None:
+        add("alarm_topic_arn", "must be an SNS topic ARN such as "
+                               f"\"arn:aws:sns:eu-west-1:123456789012:backups\"; got {topic!r}")
+    elif region and where != region:
+        add("alarm_topic_arn", f"is in {where}, but the backup is in {region}: CloudWatch "
+                               "alarms notify topics in their own region; use a topic in "
+                               f"{region}")
 
 
 def _check_group(props: Mapping[str, Any], group: Any, add: Callable[[str, str], None]) -> None:
@@ -184,10 +219,18 @@ def _check_tags(tags: Any, is_unknown: UnknownPredicate, add: Callable[[str, str
         elif key.lower().startswith("amibackup:"):
             add(f"tags.{key}",
                 'keys starting with "amibackup:" are set by amibackup; rename the tag')
+        if isinstance(key, str) and not tag_text_ok(key):
+            add(f"tags.{key}", f"key has characters IAM and Lambda refuse in tags; use only "
+                               f"letters, numbers, spaces and {TAG_SYMBOLS}")
         if is_unknown(value):
             continue
         if not isinstance(value, str) or len(value) > 256:
             add(f"tags.{key}", "value must be a string of at most 256 characters")
+        elif not tag_text_ok(value):
+            bad = "".join(sorted({c for c in value if not tag_text_ok(c)}))
+            add(f"tags.{key}", f"value {value!r} has {bad!r}, which IAM and Lambda refuse in "
+                               "tags (the roles and function carry your tags); use only "
+                               f"letters, numbers, spaces and {TAG_SYMBOLS}")
 
 
 def normalise(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unknown

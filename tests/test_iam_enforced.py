@@ -301,7 +301,7 @@ def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, grou
     assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"]
             if r["RoleName"].startswith("amibackup-")] == []
     assert {"Roles", "PassRolesToRunnerAndSchedule", "Function", "Schedule",
-            "RunLockAtDelete"} <= enforcer.used_statements()
+            "RunLocksAndTemplateClaims"} <= enforcer.used_statements()
 
 
 def test_d_delete_removes_the_backup_images_under_the_deployer_policy(aws, groups):

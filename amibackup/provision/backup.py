@@ -8,36 +8,50 @@ converges whatever exists to the wanted state.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from amibackup import access
 from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, TAG_OWNER, Names, new_backup_id
-from amibackup.provision import iam, lambda_fn, policy, scheduler
+from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock, record
-from amibackup.runner.clients import Clients
+from amibackup.runner.clients import Clients, make_config
 from amibackup.runner.config import Job, job_environment
 from amibackup.schema import BackupSpec
+from amibackup.spec import topic_region
 
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
 
 def runner_job(spec: BackupSpec, backup_id: str, region: str,
-               template_id: str | None = None, recorded_version: int | None = None) -> Job:
+               template_id: str | None = None, recorded_version: int | None = None,
+               period_seconds: int | None = None) -> Job:
     """The runner's whole job, fixed at deploy in the function's environment."""
     return Job(backup_id=backup_id, group_name=spec.group_name, region=region,
                template_id=template_id, recorded_version=recorded_version,
-               retention=spec.retention, no_reboot=spec.no_reboot, tags=dict(spec.tags))
+               period_seconds=period_seconds, retention=spec.retention,
+               no_reboot=spec.no_reboot, tags=dict(spec.tags))
 
 
 def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
     return {**spec.tags, TAG_BACKUP: backup_id, TAG_MANAGED_BY: "amibackup"}
 
 
-def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
-    """The group's launch template id and current default version, or a clear error."""
+@dataclass(frozen=True)
+class GroupTemplate:
+    """The group as create found it, and the launch template it launches."""
+
+    group: dict[str, Any]
+    template_id: str
+    template_name: str
+    default_version: int
+
+
+def resolve_group(clients: Clients, group_name: str) -> GroupTemplate:
+    """The group's launch template and its current default version, or a clear error."""
     group = access.describe_group(clients("autoscaling"), group_name)
     if group is None:
         raise ProvisionError(f"group_name: Auto Scaling group {group_name!r} not found in "
@@ -52,7 +66,33 @@ def resolve_group(clients: Clients, group_name: str) -> tuple[str, int]:
             f"{access.pinned_version(spec)}; set its launch template version to $Default so it "
             "launches the newest backup")
     default = access.template_versions(clients("ec2"), spec, ["$Default"])[0]
-    return str(default["LaunchTemplateId"]), int(default["VersionNumber"])
+    return GroupTemplate(group, str(default["LaunchTemplateId"]),
+                         str(default.get("LaunchTemplateName", "")),
+                         int(default["VersionNumber"]))
+
+
+def current_template_id(clients: Clients, group_name: str) -> str | None:
+    """The template the group launches now; None when the group or template is gone."""
+    group = access.describe_group(clients("autoscaling"), group_name)
+    spec = access.template_of(group) if group else None
+    if spec is None:
+        return None
+    if spec.get("LaunchTemplateId"):
+        return str(spec["LaunchTemplateId"])
+    default = access.default_version(clients("ec2"), spec)
+    return str(default["LaunchTemplateId"]) if default else None
+
+
+def template_moved(clients: Clients, props: dict[str, Any]) -> bool:
+    """The group launches another template than the one the runner is scoped to (preview)."""
+    recorded = props.get("launch_template_id")
+    if not recorded or not props.get("group_name"):
+        return False
+    # A preview must not hang on unreachable AWS: one attempt, short timeouts.
+    quick = Clients(clients.region, session=clients.session, config=make_config(
+        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=10))
+    current = current_template_id(quick, str(props["group_name"]))
+    return current is not None and current != recorded
 
 
 def _scope(clients: Clients, spec: BackupSpec, backup_id: str, template_id: str
@@ -63,16 +103,18 @@ def _scope(clients: Clients, spec: BackupSpec, backup_id: str, template_id: str
                         spec.group_name, template_id)
 
 
-def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
-           recorded_version: int | None = None, owner: str | None = None) -> dict[str, Any]:
-    """Make every part exist as `spec` asks; return the resource's outputs."""
-    names = Names(backup_id)
-    template_id, default_version = resolve_group(clients, spec.group_name)
-    scope = _scope(clients, spec, backup_id, template_id)
-    tags = _resource_tags(spec, backup_id)
-    if owner:
-        tags[TAG_OWNER] = owner
-    a_iam, lam, sch = clients("iam"), clients("lambda"), clients("scheduler")
+def _check_topic(spec: BackupSpec, region: str) -> None:
+    """Alarms notify topics of their own region only (checked before anything is made)."""
+    where = topic_region(spec.alarm_topic_arn) if spec.alarm_topic_arn else region
+    if where != region:
+        raise ProvisionError(f"alarm_topic_arn: topic {spec.alarm_topic_arn} is in {where}, "
+                             f"the backup in {region}: use an SNS topic in {region}")
+
+
+def _roles(clients: Clients, spec: BackupSpec, scope: policy.Scope, tags: dict[str, str]
+           ) -> tuple[str, str]:
+    """The runner's and the scheduler's roles, with their policies and tags as wanted."""
+    a_iam, names = clients("iam"), scope.names
 
     def role(name: str, service: str, doc: dict[str, Any], what: str) -> str:
         found = ignore_missing(lambda: a_iam.get_role(RoleName=name))
@@ -81,33 +123,51 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
             iam.set_tags(a_iam, name, tags)
             return str(found["Role"]["Arn"])
         return iam.create_role(a_iam, name, policy.trust(service, scope.account), doc, tags,
-                               f"amibackup {backup_id}: {what}")
+                               f"amibackup {scope.backup_id}: {what}")
 
-    runner_role = role(names.runner_role, "lambda.amazonaws.com", policy.runner_policy(scope),
-                       f"runner of the AMI backup of group {spec.group_name}")
-    scheduler_role = role(names.scheduler_role, "scheduler.amazonaws.com",
-                          policy.scheduler_policy(scope), "lets the schedule invoke the runner")
+    return (role(names.runner_role, "lambda.amazonaws.com", policy.runner_policy(scope),
+                 f"runner of the AMI backup of group {spec.group_name}"),
+            role(names.scheduler_role, "scheduler.amazonaws.com",
+                 policy.scheduler_policy(scope), "lets the schedule invoke the runner"))
 
-    environment = job_environment(runner_job(
-        spec, backup_id, scope.region, template_id,
-        recorded_version if recorded_version is not None else default_version))
-    function_arn = _ensure_function(lam, names, runner_role, tags, environment)
 
+def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
+           recorded_version: int | None = None, owner: str | None = None) -> dict[str, Any]:
+    """Make every part exist as `spec` asks; return the resource's outputs."""
+    names = Names(backup_id)
+    found = resolve_group(clients, spec.group_name)
+    scope = _scope(clients, spec, backup_id, found.template_id)
+    _check_topic(spec, scope.region)
+    tags = _resource_tags(spec, backup_id)
+    owner = owner or spec.owner
+    if owner:
+        tags[TAG_OWNER] = owner
+    recorded = recorded_version if recorded_version is not None else found.default_version
+    period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
+    environment = job_environment(runner_job(spec, backup_id, scope.region, found.template_id,
+                                             recorded, int(period)))
+    runner_role, scheduler_role = _roles(clients, spec, scope, tags)
+    function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
+                                                        tags, environment)
+    rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
+                                  function_arn)
     request = scheduler.schedule_request(
         names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
         function_arn, scheduler_role, f"amibackup {backup_id} of group {spec.group_name}")
+    sch = clients("scheduler")
     exists = scheduler.get_schedule(sch, names.schedule) is not None
     schedule_arn = scheduler.put_schedule(sch, request, create=not exists)
-
+    alarm_list = alarms.ensure_alarms(clients("cloudwatch"), names, spec.alarm_topic_arn, period)
     return {
         **spec.to_props(), "backup_id": backup_id, "resolved_region": scope.region,
         "schedule_name": names.schedule, "schedule_arn": schedule_arn,
         "schedule_state": request["State"], "function_name": names.function,
         "function_arn": function_arn, "role_arn": runner_role,
-        "scheduler_role_arn": scheduler_role, "launch_template_id": template_id,
-        "recorded_version": recorded_version if recorded_version is not None
-        else default_version,
-        "code_sha256": code_sha256(),
+        "scheduler_role_arn": scheduler_role, "launch_template_id": found.template_id,
+        "group_template_id": found.template_id,
+        "recorded_version": recorded,
+        "code_sha256": code_sha256(), "reserved_concurrency": reserved,
+        "ami_rule_arn": rule_arn, "alarm_names": alarm_list, "warnings": warnings,
         **_image_outputs(clients, backup_id),
     }
 
@@ -123,50 +183,64 @@ def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
 
 
 def _ensure_function(lam: Any, names: Names, runner_role: str, tags: dict[str, str],
-                     environment: dict[str, str]) -> str:
-    """The runner function with this package's code and job, one run at a time, these tags."""
+                     environment: dict[str, str]) -> tuple[str, int | None, list[str]]:
+    """The runner function with this package's code, job and tags; (ARN, reserved, warnings)."""
     function = lambda_fn.get_function(lam, names.function)
     if function is None:
-        return lambda_fn.create_function(lam, names.function, runner_role, tags, environment)
-    function_arn = str(function["FunctionArn"])
-    if function.get("CodeSha256") != code_sha256():
-        lambda_fn.update_code(lam, names.function)
-    if function.get("Environment", {}).get("Variables", {}) != environment:
-        lambda_fn.set_environment(lam, names.function, environment)
-    lam.put_function_concurrency(FunctionName=names.function, ReservedConcurrentExecutions=1)
-    lambda_fn.set_tags(lam, function_arn, tags)
-    return function_arn
+        function_arn = lambda_fn.create_function(lam, names.function, runner_role, tags,
+                                                 environment)
+    else:
+        function_arn = str(function["FunctionArn"])
+        if function.get("CodeSha256") != code_sha256():
+            lambda_fn.update_code(lam, names.function)
+        if function.get("Environment", {}).get("Variables", {}) != environment:
+            lambda_fn.set_environment(lam, names.function, environment)
+        lambda_fn.set_tags(lam, function_arn, tags)
+    warning = lambda_fn.reserve_one(lam, names.function)
+    return function_arn, (None if warning else 1), ([warning] if warning else [])
 
 
 def create(clients: Clients, spec: BackupSpec, owner: str | None = None) -> dict[str, Any]:
     """Provision a new backup; on any failure remove what was made, then raise.
 
-    `owner` (project/stack/resource name) lets a replacement of the same resource through
-    while the backup it replaces still exists.
+    Refused before anything is made: a group whose template another group launches or
+    another backup claims, and mixed-instances overrides with their own template. `owner`
+    (project/stack/resource name, else the spec's) lets a replacement of the same resource
+    take over the claim while the backup it replaces still exists.
     """
-    others = [name for name in scheduler.backups_of_group(clients("scheduler"), clients("lambda"),
-                                                          spec.group_name)
-              if owner is None or _owner_of(clients, name) != owner]
-    if others:
-        raise ProvisionError(
-            f"group_name: group {spec.group_name!r} already has an amibackup backup "
-            f"({', '.join(others)}); two backups would fight over its launch template: keep "
-            "one backup per group")
+    owner = owner or spec.owner
+    found = resolve_group(clients, spec.group_name)
+    claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
+                            found.template_name)
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
+    claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     try:
         return ensure(clients, spec, backup_id, owner=owner)
     except BaseException:
         remove_infrastructure(clients, backup_id)
+        claim.release(clients("ssm"), found.template_id, backup_id)
         raise
 
 
-def _owner_of(clients: Clients, schedule_name: str) -> str | None:
-    """The owner tag on the function of the backup whose schedule is `schedule_name`."""
-    function = lambda_fn.get_function(clients("lambda"), schedule_name)  # same name
-    if function is None:
-        return None
-    tags = clients("lambda").list_tags(Resource=function["FunctionArn"]).get("Tags", {})
-    return tags.get(TAG_OWNER)
+def update(clients: Clients, spec: BackupSpec, backup_id: str, olds: dict[str, Any],
+           owner: str | None = None) -> dict[str, Any]:
+    """Converge to `spec`; a group moved to another template moves the claim and the
+    runner's scope with it (and records the new template's default version)."""
+    owner = owner or spec.owner
+    found = resolve_group(clients, spec.group_name)
+    old_template = olds.get("launch_template_id")
+    recorded = olds.get("recorded_version")
+    moved = bool(old_template) and old_template != found.template_id
+    if moved:
+        claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
+                                found.template_name)
+        recorded = None
+    claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
+    outs = ensure(clients, spec, backup_id,
+                  recorded_version=int(recorded) if recorded is not None else None, owner=owner)
+    if moved:
+        claim.release(clients("ssm"), str(old_template), backup_id)
+    return outs
 
 
 def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, Any] | None:
@@ -183,6 +257,8 @@ def read(clients: Clients, backup_id: str, props: dict[str, Any]) -> dict[str, A
         outs["schedule_expression"] = schedule["ScheduleExpression"]
     outs["function_arn"] = function["FunctionArn"] if function else None
     outs["code_sha256"] = function.get("CodeSha256") if function else None
+    if props.get("group_name"):
+        outs["group_template_id"] = current_template_id(clients, str(props["group_name"]))
     outs.update(_image_outputs(clients, backup_id))
     return outs
 
@@ -192,6 +268,8 @@ def remove_infrastructure(clients: Clients, backup_id: str) -> None:
     names = Names(backup_id)
     steps = [
         lambda: scheduler.delete_schedule(clients("scheduler"), names.schedule),
+        lambda: events.remove_rule(clients("events"), clients("lambda"), names),
+        lambda: alarms.remove_alarms(clients("cloudwatch"), names),
         lambda: lambda_fn.delete_function(clients("lambda"), clients("logs"), names),
         lambda: iam.delete_role(clients("iam"), names.scheduler_role),
         lambda: iam.delete_role(clients("iam"), names.runner_role),
@@ -224,10 +302,15 @@ def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
 
 
 def delete(clients: Clients, backup_id: str, spec: BackupSpec,
-           recorded_version: int | None = None) -> Teardown:
-    """Stop new runs, wait for one in flight, restore the template, remove everything."""
+           recorded_version: int | None = None, template_id: str | None = None) -> Teardown:
+    """Stop new runs, wait for one in flight, restore the template, remove everything.
+
+    `template_id` (the recorded launch_template_id) is restored even when the group is gone,
+    and its claim released. The result's `warnings` are for the user (kept images).
+    """
     names = Names(backup_id)
     scheduler.delete_schedule(clients("scheduler"), names.schedule)
+    events.remove_rule(clients("events"), clients("lambda"), names)  # no image events either
     lambda_fn.stop_invocations(clients("lambda"), names.function)
     ssm = clients("ssm")
     wait_for_runs(ssm, backup_id)
@@ -235,9 +318,12 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
         result = Teardown()
         if spec.deregister_on_delete:
             result = remove_images(clients("ec2"), clients("autoscaling"), ssm, backup_id,
-                                   spec.group_name, recorded_version)
+                                   spec.group_name, recorded_version, template_id)
         record.delete(ssm, names.record_parameter)  # kept images are the operator's now
         remove_infrastructure(clients, backup_id)
+        claimed = {template_id, current_template_id(clients, spec.group_name)} - {None}
+        for claimed_id in sorted(str(t) for t in claimed):  # released only if still ours
+            claim.release(ssm, claimed_id, backup_id)
     finally:
         lock.release(ssm, names.lock_parameter)
     return result

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from amibackup.access import error_code
 from amibackup.names import Names
 from amibackup.provision import package
 from amibackup.provision.errors import ignore_missing, until_propagated
@@ -27,9 +30,27 @@ def create_function(lam: Any, name: str, role_arn: str, tags: dict[str, str],
     made = until_propagated(create, ("InvalidParameterValueException",), "cannot be assumed")
     lam.get_waiter("function_active_v2").wait(FunctionName=name,
                                               WaiterConfig={"Delay": 2, "MaxAttempts": 60})
-    # One run at a time: Lambda throttles a second concurrent invocation.
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     return str(made["FunctionArn"])
+
+
+def reserve_one(lam: Any, name: str) -> str | None:
+    """Reserve concurrency 1 (Lambda throttles a second run); a warning when it cannot.
+
+    AWS keeps at least min(100, quota) of the account's concurrency unreserved, so an
+    account whose quota is 10 (new accounts) cannot reserve any. The run lock still
+    serialises runs, so the backup works without it: say so instead of failing the create.
+    """
+    try:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+        return None
+    except ClientError as err:
+        if error_code(err) != "InvalidParameterValueException" or (
+                "UnreservedConcurrentExecution" not in str(err)):
+            raise
+    return (f"reserved concurrency not set on {name}: the account's Lambda concurrency quota "
+            "leaves no room to reserve (AWS keeps 100, or the whole quota when under 100, "
+            "unreserved); the run lock still allows one run at a time. Ask for a higher "
+            "'Concurrent executions' quota and run `pulumi up` again to reserve it")
 
 
 def update_code(lam: Any, name: str) -> str:

@@ -34,16 +34,20 @@ class Teardown:
 
 
 def restore_template(ec2: Any, asg: Any, group_name: str, recorded_version: int | None,
-                     ours: set[str], result: Teardown) -> set[str]:
+                     ours: set[str], result: Teardown, template_id: str | None = None
+                     ) -> set[str]:
     """Make the group launch an image that outlives the backup; return images to keep.
 
     The new default is the current default with only the image changed back: to the
     image of the version recorded at create, or of a later version made by hand (an
     operator's newer choice wins), whichever is newest and still exists. If no such
-    image exists, the backup the group uses is kept, not deleted.
+    image exists, the backup the group uses is kept, not deleted. With the group gone, the
+    recorded template (`template_id`) is still restored: other groups may launch it later.
     """
     group = access.describe_group(asg, group_name)
     spec = access.template_of(group) if group else None
+    if spec is None and template_id:
+        spec = {"LaunchTemplateId": template_id}
     default = access.default_version(ec2, spec) if spec else None
     if spec is None or default is None:
         return set()
@@ -93,11 +97,12 @@ def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Te
 
 
 def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
-                  recorded_version: int | None) -> Teardown:
+                  recorded_version: int | None, template_id: str | None = None) -> Teardown:
     """Point the group away from the backup's images, then delete them and their snapshots.
 
     Only images in the backup's record go: a tag anyone could copy proves nothing. The
-    record goes last, so a teardown that fails half-way still knows what is left.
+    record goes last, so a teardown that fails half-way still knows what is left. With the
+    group gone, the recorded template (`template_id`) is still pointed at an existing image.
     """
     result = Teardown()
     record_name = Names(backup_id).record_parameter
@@ -105,7 +110,7 @@ def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
     images = access.images_by_id(ec2, owned)
     settle_pending(ec2, images)
     keep = restore_template(ec2, asg, group_name, recorded_version,
-                            {i.image_id for i in images}, result)
+                            {i.image_id for i in images}, result, template_id)
     # Described again: an image that was pending lists its snapshots only once available.
     delete_images(ec2, access.images_by_id(ec2, owned), keep, result)
     record.delete(ssm, record_name)  # a kept image is the operator's now (tagged why)

@@ -135,6 +135,8 @@ def _lambda(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
         if tags:
             made.append(Request("lambda:TagResource", arn, tag_context("RequestTag", tags)))
         return made
+    if op in ("AddPermission", "RemovePermission", "GetPolicy"):
+        return [Request(f"lambda:{op}", arn)]
     if op == "GetFunction" and where.function_tags(arn):  # it returns the tags too
         return [Request("lambda:GetFunction", arn), Request("lambda:ListTags", arn)]
     if op in ("GetFunction", "GetFunctionConfiguration", "UpdateFunctionCode",
@@ -186,9 +188,29 @@ def _logs(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
     return [Request(f"logs:{op}", where.arn("logs", f"log-group:{group}{stream}"))]
 
 
+def _events(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    """Rules on the default bus: `arn:...:events:region:account:rule/name`."""
+    if op not in ("PutRule", "DescribeRule", "DeleteRule", "PutTargets", "RemoveTargets",
+                  "ListTargetsByRule"):
+        raise Unmapped(f"events:{op}")
+    name = params.get("Name") or params["Rule"]
+    return [Request(f"events:{op}", where.arn("events", f"rule/{name}"))]
+
+
+def _cloudwatch(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    """Alarms: `arn:...:cloudwatch:region:account:alarm:name`, one per named alarm."""
+    if op == "PutMetricAlarm":
+        names = [params["AlarmName"]]
+    elif op in ("DescribeAlarms", "DeleteAlarms") and params.get("AlarmNames"):
+        names = list(params["AlarmNames"])
+    else:
+        raise Unmapped(f"cloudwatch:{op}")
+    return [Request(f"cloudwatch:{op}", where.arn("cloudwatch", f"alarm:{n}")) for n in names]
+
+
 SERVICES: dict[str, Callable[[str, Mapping[str, Any], Where], list[Request]]] = {
     "ec2": _ec2, "lambda": _lambda, "iam": _iam, "scheduler": _scheduler, "ssm": _ssm,
-    "logs": _logs,
+    "logs": _logs, "events": _events, "monitoring": _cloudwatch,  # CloudWatch signs as it
 }
 
 
