@@ -245,29 +245,27 @@ class AmiAutoBackup(Resource, module="amibackup", name="AmiAutoBackup"):
 
     @property
     def reserved_concurrency(self) -> pulumi.Output[int | None]:
-        """1 when the runner's concurrency is reserved; None when the account's quota cannot
-        spare it (the run lock still serialises runs; see `warnings`)."""
+        """1, or None when the account's concurrency quota leaves no room to reserve (the run lock still serialises runs)."""  # noqa: E501
         return cast("pulumi.Output[int | None]", pulumi.get(self, "reserved_concurrency"))
 
     @property
     def ami_rule_arn(self) -> pulumi.Output[str]:
-        """ARN of the EventBridge rule that delivers the image's state events to the runner."""
+        """The EventBridge rule that sends the backup's image events to the runner."""
         return cast("pulumi.Output[str]", pulumi.get(self, "ami_rule_arn"))
 
     @property
     def alarm_names(self) -> pulumi.Output[list[str]]:
-        """The CloudWatch alarms made for `alarm_topic_arn` (none without it)."""
+        """The CloudWatch alarms (empty without alarm_topic_arn)."""
         return cast("pulumi.Output[list[str]]", pulumi.get(self, "alarm_names"))
 
     @property
     def group_template_id(self) -> pulumi.Output[str | None]:
-        """The template the group launched when last read: differs from launch_template_id
-        after the group moved (the next `pulumi up` re-scopes the runner)."""
+        """The launch template the group uses now (refresh); differs from launch_template_id after the group moved: `pulumi up` re-scopes."""  # noqa: E501
         return cast("pulumi.Output[str | None]", pulumi.get(self, "group_template_id"))
 
     @property
     def warnings(self) -> pulumi.Output[list[str]]:
-        """What provisioning could not do as asked (also shown as Pulumi warnings)."""
+        """What the user should know: concurrency not reserved, images kept at delete."""
         return cast("pulumi.Output[list[str]]", pulumi.get(self, "warnings"))
 
 

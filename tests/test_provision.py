@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
@@ -16,6 +17,7 @@ from amibackup import spec as spec_mod
 from amibackup.names import Names, template_claim_parameter
 from amibackup.provision import alarms, backup, events
 from amibackup.provision.errors import ProvisionError
+from amibackup.runner import record
 from amibackup.runner.clients import Clients
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise, validate
@@ -334,14 +336,19 @@ def test_teardown_warnings_come_back_in_the_delete_result(clients, group):
 
 
 def _backup_image(clients: Clients, group: DemoGroup, backup_id: str) -> str:
-    """An image tagged as this backup's, as the runner makes it."""
+    """An image of this backup, as the runner makes it: tagged, and in the backup's record."""
     instance = clients("autoscaling").describe_auto_scaling_groups(
         AutoScalingGroupNames=[group.group_name])["AutoScalingGroups"][0]["Instances"][0]
     tags = [{"Key": "amibackup:backup", "Value": backup_id}]
-    return str(clients("ec2").create_image(
+    image = str(clients("ec2").create_image(
         InstanceId=instance["InstanceId"], Name=f"amibackup-{backup_id}-t", NoReboot=True,
         TagSpecifications=[{"ResourceType": k, "Tags": tags} for k in ("image", "snapshot")]
     )["ImageId"])
+    name = Names(backup_id).record_parameter
+    owned = record.read(clients("ssm"), name).started("t", instance["InstanceId"],
+                                                      datetime.now(UTC)).made(image, "t")
+    record.write(clients("ssm"), name, owned)
+    return image
 
 
 # --- through the provider process (gRPC), as the engine drives it -----------------------
