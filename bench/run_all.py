@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("cycle_calls", "delete_500", "check_diff_grpc", "import_time")
+BENCHMARKS = ("cycle_calls", "event_promotion", "delete_500", "check_diff_grpc", "import_time")
 
 
 def main() -> int:
