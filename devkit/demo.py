@@ -240,7 +240,8 @@ def promoted_on_its_event(clients: Clients, backup_id: str, template_id: str,
     for function, summary in delivered.results:
         rules = events.list_rule_names_by_target(TargetArn=function)["RuleNames"]
         say(f"rule {', '.join(rules)} invoked {function.rsplit(':', 1)[-1]}: "
-            f"promoted {summary['promoted']} (template v{summary['template_version']})")
+            f"promoted {summary['promoted']} (template v{summary['template_version']})"
+            + (f", pruned {', '.join(summary['pruned'])}" if summary["pruned"] else ""))
     for function, error in delivered.errors:
         say(f"EVENT DELIVERY FAILED: {function}: {error}")
     say(f"before the next scheduled run the template launches {default_image(ec2, template_id)}")
