@@ -159,19 +159,13 @@ def tagged_images(ec2: Any, key: str, value: str) -> list[plan.Image]:
 
 
 def backup_images(ec2: Any, backup_id: str) -> list[plan.Image]:
-    """Images that carry this backup's tag: the only ones ever deleted."""
+    """Images that carry this backup's tag: labels for people (the record decides ownership)."""
     return tagged_images(ec2, TAG_BACKUP, backup_id)
 
 
 def image_exists(ec2: Any, image_id: str) -> bool:
     """Whether the image can still be launched (or soon can: pending)."""
-    try:
-        found = ec2.describe_images(ImageIds=[image_id])["Images"]
-    except ClientError as err:
-        if is_not_found(err):
-            return False
-        raise
-    return bool(found) and found[0]["State"] in ("available", "pending")
+    return describe_image(ec2, image_id) is not None
 
 
 class DuplicateName(Exception):

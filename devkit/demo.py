@@ -25,6 +25,8 @@ import yaml
 from amibackup.access import backup_images
 from amibackup.runner.clients import Clients
 from devkit import pulumi_cli, scenarios
+from devkit.localaws import ec2 as local_ec2
+from devkit.localaws.lambda_runtime import deliver_ami_events
 from devkit.localaws.server import moto_server
 from devkit.pulumi_cli import ROOT, CliResult
 from devkit.scenarios import create_group, default_image, group_instances
@@ -211,6 +213,42 @@ def roll(clients: Clients, group: str) -> None:
     say(f"rolled the group: instances now run {', '.join(images)}")
 
 
+def image_state(ec2: Any, image: str) -> str:
+    return str(ec2.describe_images(ImageIds=[image])["Images"][0]["State"])
+
+
+def promoted_on_its_event(clients: Clients, backup_id: str, template_id: str,
+                          last: datetime) -> datetime:
+    """A slow image: the tick creates it and returns at once; when it becomes available, its
+    EC2 AMI State Change event reaches the runner through the deployed rule, and the runner
+    promotes it before the next tick. Returns that next tick's time."""
+    ec2, events = clients("ec2"), clients("events")
+    with local_ec2.images_pending() as hold:  # images stay `pending` until released
+        last, _ = play_schedule(clients, backup_id, template_id, 1, start=last)
+    (image,) = hold.image_ids
+    say(f"the run returned at once: {image} is {image_state(ec2, image)}; the template still "
+        f"launches the previous backup {default_image(ec2, template_id)}")
+    seen: list[dict[str, Any]] = []
+    with deliver_ami_events(clients) as delivered:
+        unsubscribe = local_ec2.on_ami_event(seen.append)
+        local_ec2.release_images([image])
+        unsubscribe()
+    say(f"EC2 finishes it (in AWS, minutes later): {image} is {image_state(ec2, image)}, "
+        "and EC2 emits "
+        + json.dumps({k: seen[0][k] for k in ("source", "detail-type")}
+                     | {"detail": {k: seen[0]["detail"][k] for k in ("ImageId", "State")}}))
+    for function, summary in delivered.results:
+        rules = events.list_rule_names_by_target(TargetArn=function)["RuleNames"]
+        say(f"rule {', '.join(rules)} invoked {function.rsplit(':', 1)[-1]}: "
+            f"promoted {summary['promoted']} (template v{summary['template_version']})"
+            + (f", pruned {', '.join(summary['pruned'])}" if summary["pruned"] else ""))
+    for function, error in delivered.errors:
+        say(f"EVENT DELIVERY FAILED: {function}: {error}")
+    say(f"before the next scheduled run the template launches {default_image(ec2, template_id)}")
+    last, _ = play_schedule(clients, backup_id, template_id, 1, start=last)
+    return last
+
+
 def preview_stateful(pulumi: Cli, backups: list[dict[str, Any]]) -> None:
     """A proposed change makes the group stateful: `pulumi preview` refuses it, naming the
     field. The proposal is a copy of the stack file (`--config-file`), so the repo stays as
@@ -298,7 +336,10 @@ def scenes(pulumi: Cli, clients: Clients, backups: list[dict[str, Any]],
     manual_change(clients, group, template_id)
     last, _ = play_schedule(clients, backup_id, template_id, 1, start=last)
     roll(clients, group)
-    play_schedule(clients, backup_id, template_id, 1, start=last)
+    last, _ = play_schedule(clients, backup_id, template_id, 1, start=last)
+
+    step("a slow image is promoted on its own event, between two scheduled runs")
+    promoted_on_its_event(clients, backup_id, template_id, last)
 
     step("pulumi refresh: the outputs follow what the runs made")
     refresh(pulumi, clients, backups[0]["name"], backup_id)

@@ -99,6 +99,27 @@ def test_manual_change_is_respected_until_the_group_runs_it(demo: str) -> None:
     assert "| created ami-" in resumed
 
 
+def test_a_slow_image_is_promoted_on_its_event_between_two_runs(demo: str) -> None:
+    slow = scene(demo, "a slow image is promoted on its own event")
+    previous = re.findall(r"\| created (ami-\w+)", scene(demo, "changing the AMI by hand"))[-1]
+    held, following = tick_lines(slow)
+    image = re.search(r"\| created (ami-\w+)", held)
+    assert image, slow
+    assert f"launches {previous}" in held and "| template v" not in held  # the run: no wait
+    returned = (f"the run returned at once: {image[1]} is pending; the template still launches"
+                f" the previous backup {previous}")
+    event = re.search(r'\{"source": "aws.ec2", "detail-type": "EC2 AMI State Change", '
+                      rf'"detail": {{"ImageId": "{image[1]}", "State": "available"}}}}', slow)
+    promoted = re.search(rf"rule (\S+)-ami invoked \1: promoted {image[1]} \(template v\d+\)",
+                         slow)
+    assert event and promoted, slow
+    launches = f"before the next scheduled run the template launches {image[1]}"
+    order = [slow.index(returned), event.start(), promoted.start(), slow.index(launches),
+             slow.index(following)]
+    assert order == sorted(order)
+    assert "| created ami-" in following and "EVENT DELIVERY FAILED" not in slow
+
+
 def test_refresh_reads_the_images_into_the_state(demo: str) -> None:
     refreshed = scene(demo, "pulumi refresh")
     assert "$ pulumi refresh --yes" in refreshed
