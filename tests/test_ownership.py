@@ -7,6 +7,7 @@ handler the function names, by the dev kit's Lambda runtime).
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,6 +76,9 @@ def test_a_precreated_image_with_the_next_runs_name_is_not_adopted(clients, grou
     first = fire(clients, backup_id, 0)["created"]
     squat = teammates_image(clients, group, image_name(backup_id, run_key(T0 + timedelta(hours=1))),
                             tags_of=first)
+    # Pre-created, as a squatter must: AWS stamps CreationDate to the second, so an image made
+    # in the very second the run starts, from its instance, is indistinguishable (README).
+    time.sleep(1.1)
     # Refused for whichever proof fails first: made before the run's recorded start, or from
     # another instance than the run's (the teammate imaged the other instance).
     with pytest.raises(AdoptionRefused, match="before the run started|not from the run's"):

@@ -164,9 +164,13 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
         raw, launched = _launched(ec2, spec, versions, images, instances)
 
     chosen = plan.operator_choice(launched, images)
+    written = before  # the record as AWS holds it now
     if key is not None:
+        prior = owned
         owned, images = _maybe_create(ec2, ssm, record_name, job, key, now,
                                       (spec, instances, images, chosen), owned, summary)
+        if owned is not prior:  # _maybe_create wrote the record it returns
+            written = owned
 
     target = plan.choose_promotion(images, launched)
     if target is not None:
@@ -181,7 +185,7 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
                                   *(i.image_id for i in instances)) if image}
     _prune(ec2, plan.decide_prune(images, job.retention, in_use), summary)
     owned = owned.forget(set(summary.pruned))
-    if owned != before:
+    if owned != written:
         record.write(ssm, record_name, owned)
     summary.set_newest_age(plan.newest(i for i in images if i.image_id not in summary.pruned))
 
