@@ -42,7 +42,7 @@ from amibackup.runner import plan
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images
 from devkit.localaws.server import moto_server, reset
-from devkit.scenarios import EMULATOR_AMI, leftovers
+from devkit.scenarios import EMULATOR_AMI, leftovers, stop_process
 
 NAME = "delete_500"
 GOAL = "teardown.delete_images at least 4x faster than a one-at-a-time loop (500 images)"
@@ -96,11 +96,7 @@ def subprocess_server(latency_ms: float = 0) -> Iterator[tuple[str, int | None]]
             raise RuntimeError("moto server subprocess did not start")
         yield url, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def seed(ec2: Any, backup: str, count: int) -> list[plan.Image]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
@@ -353,3 +354,12 @@ def _named_for(backup_id: str | None) -> Callable[[str], bool]:
     names = Names(backup_id)
     parts = {names.function, names.schedule, names.runner_role, names.scheduler_role}
     return parts.__contains__
+
+
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10) -> None:
+    """Stop a child process we started (a provider, a moto server): ask, then insist."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()

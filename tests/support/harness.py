@@ -23,6 +23,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from amibackup.provider import AmiAutoBackupProvider
+from devkit.scenarios import stop_process
 
 TYPE = "pulumi-python:dynamic/amibackup:AmiAutoBackup"
 PROVIDER_KEY = "__provider"
@@ -119,8 +120,4 @@ def provider_process(env: dict[str, str]) -> Iterator[ProviderClient]:
         yield client
         client.channel.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
