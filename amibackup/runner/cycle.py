@@ -50,7 +50,10 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
                        owner=lock.unique_owner(f"run {label or key}")):
             _cycle(job, clients, now, key if create else None, summary)
     except lock.Busy as busy:
-        summary.skipped.append(f"{busy}; this run does nothing")
+        if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
+            summary.failed.append(f"{busy}; this scheduled run did nothing")
+        else:  # an image event: the run holding the lock promotes it
+            summary.skipped.append(f"{busy}; this run does nothing")
     log.info(summary.to_json())
     return summary
 
@@ -136,8 +139,10 @@ def _promote(ec2: Any, spec: dict[str, Any], raw: dict[str, Any], image: plan.Im
 
 
 def recorded_images(ec2: Any, owned: record.Record) -> list[plan.Image]:
-    """The images the record names that still exist (tags are labels, not proof)."""
-    return access.images_by_id(ec2, sorted(owned.images))
+    """The images the record names that still exist (tags are labels, not proof), each with
+    the run the record says made it (its order and retry guard)."""
+    return [image.of_run(owned.images[image.image_id])
+            for image in access.images_by_id(ec2, sorted(owned.images))]
 
 
 def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
@@ -224,7 +229,7 @@ def _maybe_create(ec2: Any, ssm: Any, record_name: str, job: Job, key: str, now:
     made = plan.Image(image_id, plan.image_name(job.backup_id, key), image_state,
                       datetime.now(UTC), (),
                       {plan.TAG_SOURCE_IMAGE: source.image_id, plan.TAG_RUN: key},
-                      source.architecture)
+                      source.architecture, run=key)
     return owned, [*images, made]
 
 
