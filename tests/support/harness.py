@@ -104,10 +104,15 @@ class ProviderClient:
 
 
 @contextmanager
-def provider_process(env: dict[str, str]) -> Iterator[ProviderClient]:
-    """Start the dynamic provider server as the engine would and connect to it."""
+def provider_process(env: dict[str, str], module: str = "pulumi.dynamic"
+                     ) -> Iterator[ProviderClient]:
+    """Start the dynamic provider server as the engine would and connect to it.
+
+    `module` "devkit.localaws.enforced_provider" runs the same server under an enforced IAM
+    policy (see that module for the environment it reads).
+    """
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.dynamic"], env={**os.environ, **env},
+        [sys.executable, "-u", "-m", module], env={**os.environ, **env},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
