@@ -120,9 +120,14 @@ def served_port(argv: list[str], env: dict[str, str]) -> Iterator[int]:
 
 
 @contextmanager
-def provider_process(env: dict[str, str]) -> Iterator[ProviderClient]:
-    """Start the dynamic provider server as the engine would and connect to it."""
-    with served_port([sys.executable, "-u", "-m", "pulumi.dynamic"], env) as port:
+def provider_process(env: dict[str, str], module: str = "pulumi.dynamic"
+                     ) -> Iterator[ProviderClient]:
+    """Start the dynamic provider server as the engine would and connect to it.
+
+    `module` "devkit.localaws.enforced_provider" runs the same server under an enforced IAM
+    policy (see that module for the environment it reads).
+    """
+    with served_port([sys.executable, "-u", "-m", module], env) as port:
         client = ProviderClient(port)
         grpc.channel_ready_future(client.channel).result(timeout=30)
         yield client
