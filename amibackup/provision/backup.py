@@ -13,13 +13,23 @@ from typing import Any
 
 from amibackup import access
 from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, TAG_OWNER, Names, new_backup_id
-from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
+from amibackup.provision import (
+    alarms,
+    claim,
+    events,
+    iam,
+    lambda_fn,
+    policy,
+    record_key,
+    scheduler,
+)
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients, make_config
 from amibackup.runner.config import Job, job_environment
+from amibackup.runner.seal import Seal, of_backup
 from amibackup.schema import BackupSpec
 from amibackup.spec import topic_region
 
@@ -151,6 +161,7 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     environment = job_environment(runner_job(spec, backup_id, scope.region, found.template_id,
                                              recorded, int(period)))
     runner_role, scheduler_role = _roles(clients, spec, scope, tags)
+    record_key.ensure_key(clients("kms"), scope, runner_role, tags)
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
                                                         tags, environment)
     rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
@@ -177,8 +188,13 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
 
 
 def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
-    """The backup's available images, newest first, and the newest of them."""
-    owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
+    """The backup's available images, newest first, and the newest of them (none when the
+    record fails its MAC check: README, *Threat model*)."""
+    try:
+        owned = record.read(clients("ssm"), Names(backup_id).record_parameter,
+                            of_backup(clients("kms"), backup_id))
+    except record.RecordForged:
+        return {"image_ids": [], "latest_image_id": None}
     images = [i.of_run(owned.images[i.image_id])
               for i in access.images_by_id(clients("ec2"), sorted(owned.images))]
     available = sorted((i for i in images if i.state == "available"),
@@ -278,6 +294,7 @@ def remove_infrastructure(clients: Clients, backup_id: str) -> None:
         lambda: lambda_fn.delete_function(clients("lambda"), clients("logs"), names),
         lambda: iam.delete_role(clients("iam"), names.scheduler_role),
         lambda: iam.delete_role(clients("iam"), names.runner_role),
+        lambda: record_key.remove_key(clients("kms"), names),
     ]
     errors = []
     for step in steps:  # one failing step must not leave the others' parts behind
@@ -290,19 +307,31 @@ def remove_infrastructure(clients: Clients, backup_id: str) -> None:
                              f"again: {'; '.join(map(str, errors))}") from errors[0]
 
 
-def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
-                  delay: float = 5.0) -> None:
-    """Take the run lock so no cycle is half-way while the backup is torn down."""
+def wait_for_runs(ssm: Any, backup_id: str, seal: Seal, timeout: float = LOCK_WAIT_SECONDS,
+                  delay: float = 5.0) -> list[str]:
+    """Take the run lock so no cycle is half-way while the backup is torn down; warnings.
+
+    Only a lock the runner signed is waited for, and only until its lease ends (by AWS's
+    stamp); one written by anyone else is no run: it is removed at once, and said so.
+    """
     deadline = time.monotonic() + timeout
     owner = lock.unique_owner("teardown")
+    name = Names(backup_id).lock_parameter
+    warnings: list[str] = []
     while True:
         try:
-            lock.acquire(ssm, Names(backup_id).lock_parameter, owner=owner)
-            return
-        except lock.Busy:
+            lock.acquire(ssm, name, owner=owner)
+            return warnings
+        except lock.Busy as busy:
+            if busy.parameter is not None and not lock.runners(busy.parameter, seal):
+                warnings.append(f"removed a run lock that no run of this backup wrote: "
+                                f"{busy.holder}")
+                lock.release(ssm, name)
+                continue
             if time.monotonic() > deadline:
                 raise ProvisionError(f"a run of backup {backup_id} still holds its lock after "
-                                     f"{timeout:.0f}s; retry the delete") from None
+                                     f"{timeout:.0f}s ({busy.holder}); retry the delete"
+                                     ) from None
             time.sleep(delay)  # no AWS waiter exists for an SSM parameter's deletion
 
 
@@ -318,12 +347,15 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
     events.remove_rule(clients("events"), clients("lambda"), names)  # no image events either
     lambda_fn.stop_invocations(clients("lambda"), names.function)
     ssm = clients("ssm")
-    wait_for_runs(ssm, backup_id)
+    seal = of_backup(clients("kms"), backup_id)
+    removed_lock = wait_for_runs(ssm, backup_id, seal)
     try:
-        result = Teardown()
+        result = Teardown(warnings=removed_lock)
         if spec.deregister_on_delete:
             result = remove_images(clients("ec2"), clients("autoscaling"), ssm, backup_id,
-                                   spec.group_name, recorded_version, template_id)
+                                   spec.group_name, recorded_version, template_id,
+                                   seal=seal)
+            result.warnings[:0] = removed_lock
         record.delete(ssm, names.record_parameter)  # kept images are the operator's now
         remove_infrastructure(clients, backup_id)
         claimed = {template_id, current_template_id(clients, spec.group_name)} - {None}

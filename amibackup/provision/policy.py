@@ -180,6 +180,19 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
          "Resource": arn("cloudwatch", f"alarm:{DEPLOYER_PREFIX}*"),
          "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
                     "cloudwatch:DeleteAlarms"]},
+        # The record's signing key (provision/record_key.py): made, tagged, its policy kept
+        # and its deletion scheduled by the deployer, who may verify the record (refresh,
+        # teardown) but never sign one: only the key policy's runner role may GenerateMac.
+        {"Sid": "RecordKeyCreate", "Effect": "Allow", "Resource": "*",  # no resource yet
+         "Action": ["kms:CreateKey", "kms:TagResource"],
+         "Condition": {"Null": {f"aws:RequestTag/{TAG_BACKUP}": "false"}}},
+        {"Sid": "RecordKeys", "Effect": "Allow", "Resource": arn("kms", "key/*"),
+         "Condition": {"Null": {f"aws:ResourceTag/{TAG_BACKUP}": "false"}},
+         "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:VerifyMac",
+                    "kms:CreateAlias", "kms:ScheduleKeyDeletion", "kms:TagResource",
+                    "kms:ListResourceTags"]},
+        {"Sid": "RecordKeyAliases", "Effect": "Allow", "Action": "kms:CreateAlias",
+         "Resource": arn("kms", "alias/amibackup/*")},
         {"Sid": "RestoreGroupTemplate", "Effect": "Allow",
          "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
          "Resource": arn("ec2", "launch-template/*")},

@@ -20,6 +20,7 @@ from amibackup.names import Names, image_description
 from amibackup.runner import lock, plan, record
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job
+from amibackup.runner.seal import Seal, of_backup
 from amibackup.runner.summary import Summary
 
 __all__ = ["Job", "Summary", "backup_images", "run_cycle"]
@@ -37,19 +38,21 @@ def scheduled(job: Job, now: datetime) -> datetime:
 
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
               request_id: str | None = None, create: bool = True,
-              label: str | None = None) -> Summary:
+              label: str | None = None, seal: Seal | None = None) -> Summary:
     """Run one backup cycle; never raises for expected conditions, reports them instead.
 
-    `create=False` (an image event) promotes and prunes but makes no image.
+    `create=False` (an image event) promotes and prunes but makes no image. `seal`: the
+    backup's signing key (default: by its alias), for the lock and the record.
     """
+    seal = seal or of_backup(clients("kms"), job.backup_id)
     now = now or datetime.now(UTC)
     key = plan.run_key(scheduled(job, now))
     summary = Summary(job.backup_id, job.group_name, label or key, request_id)
     ssm = clients("ssm")
     try:
         with lock.held(ssm, Names(job.backup_id).lock_parameter,
-                       owner=lock.unique_owner(f"run {label or key}")):
-            _cycle(job, clients, now, key if create else None, summary)
+                       owner=lock.unique_owner(f"run {label or key}"), seal=seal):
+            _cycle(job, clients, now, key if create else None, summary, seal)
     except lock.Busy as busy:
         if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
             summary.failed.append(f"{busy}; this scheduled run did nothing")
@@ -73,11 +76,12 @@ class _Book:
     name: str
     owned: record.Record
     written: record.Record
+    seal: Seal
 
     def save(self) -> None:
-        if self.owned != self.written:
-            record.write(self.ssm, self.name, self.owned)
-            self.written = self.owned
+        if self.owned != self.written:  # signed as the parameter's next version
+            self.owned = self.written = record.write(self.ssm, self.name, self.owned,
+                                                     self.seal)
 
 
 def _group_template(clients: Clients, job: Job, summary: Summary
@@ -259,7 +263,7 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
 
 
 def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
-           summary: Summary) -> None:
+           summary: Summary, seal: Seal) -> None:
     ec2, ssm = clients("ec2"), clients("ssm")
     record_name = Names(job.backup_id).record_parameter
     found = _group_template(clients, job, summary)
@@ -268,8 +272,8 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
         return
     group, spec = found
     instances = access.group_instances(ec2, group)
-    before = record.read(ssm, record_name)
-    book = _Book(ssm, record_name, before, before)
+    before = record.read(ssm, record_name, seal)  # RecordForged: the run touches nothing
+    book = _Book(ssm, record_name, before, before, seal)
     images = _recorded(ec2, job, book, summary)
     summary.failed.extend(i.image_id for i in images if i.state in FAILED_STATES)
     versions = _finish_promotion(ec2, book, spec, versions, summary)

@@ -24,6 +24,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from devkit.localaws import kms_policy
 from devkit.localaws.iam_policy import Decision, Request, evaluate
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 
@@ -120,11 +121,24 @@ class _Lookups:
         return [m["Ebs"]["SnapshotId"] for i in found for m in i.get("BlockDeviceMappings", [])
                 if m.get("Ebs", {}).get("SnapshotId")]
 
+    def kms_key(self, key_id: str) -> tuple[str, dict[str, str]]:
+        try:
+            arn = str(self.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
+            tags = self.client("kms").list_resource_tags(KeyId=arn.rpartition("/")[2])["Tags"]
+        except ClientError:
+            return "", {}  # no such key: KMS answers that, not IAM
+        return arn, {t["TagKey"]: t["TagValue"] for t in tags}
+
+    def key_policy(self, arn: str) -> dict[str, Any]:
+        policy = self.client("kms").get_key_policy(KeyId=arn.rpartition("/")[2],
+                                                   PolicyName="default")["Policy"]
+        return dict(json.loads(policy))
+
     def where(self) -> Where:
         arn = self.client("sts").get_caller_identity()["Arn"]
         partition, account = arn.split(":")[1], arn.split(":")[4]
         return Where(partition, account, self._client.meta.region_name, self.ec2_tags,
-                     self.template_id, self.function_tags, self.image_snapshots)
+                     self.template_id, self.function_tags, self.image_snapshots, self.kms_key)
 
 
 def _access_key(session: Any) -> str | None:
@@ -148,7 +162,12 @@ def _checker(enforcer: Enforcer, client: Any, lookups: _Lookups) -> Any:
             enforcer.unmapped(call, err)
             raise
         for request in requests:
-            decision = evaluate(enforcer.policy, request)
+            if request.action.startswith("kms:") and ":key/" in request.resource:
+                decision = kms_policy.decide(lookups.key_policy(request.resource),
+                                             enforcer.policy, enforcer.principal,
+                                             where[0].account, request)
+            else:
+                decision = evaluate(enforcer.policy, request)
             enforcer.decide(call, request, decision)
             if decision.allowed:
                 continue

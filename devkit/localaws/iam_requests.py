@@ -52,6 +52,8 @@ class Where:
     template_id: Callable[[str], str]  # launch template name -> its id
     function_tags: Callable[[str], dict[str, str]] = field(default=lambda _arn: {})
     image_snapshots: Callable[[str], list[str]] = field(default=lambda _id: [])
+    kms_key: Callable[[str], tuple[str, dict[str, str]]] = field(
+        default=lambda key_id: (key_id, {}))  # key id, ARN or alias -> (key ARN, its tags)
 
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True
             ) -> str:
@@ -215,9 +217,34 @@ def _cloudwatch(op: str, params: Mapping[str, Any], where: Where) -> list[Reques
     return [Request(f"cloudwatch:{op}", where.arn("cloudwatch", f"alarm:{n}")) for n in names]
 
 
+KMS_ON_KEY = frozenset({"GenerateMac", "VerifyMac", "DescribeKey", "GetKeyPolicy",
+                        "PutKeyPolicy", "ScheduleKeyDeletion", "CancelKeyDeletion",
+                        "TagResource", "UntagResource", "ListResourceTags"})
+
+
+def _kms(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    """Keys: `arn:...:kms:region:account:key/<id>` (an alias names its key). CreateAlias
+    authorizes on the alias and on the key ("Controlling access to aliases")."""
+    if op == "CreateKey":
+        tags = {t["TagKey"]: t["TagValue"] for t in params.get("Tags", [])}
+        made = [Request("kms:CreateKey", "*", tag_context("RequestTag", tags))]
+        return made + ([Request("kms:TagResource", "*", tag_context("RequestTag", tags))]
+                       if tags else [])
+    if op == "CreateAlias":
+        key, tags = where.kms_key(params["TargetKeyId"])
+        alias = Request("kms:CreateAlias", where.arn("kms", params["AliasName"]))
+        return [alias, Request("kms:CreateAlias", key, tag_context("ResourceTag", tags))] \
+            if key else [alias]
+    if op in KMS_ON_KEY:
+        key, tags = where.kms_key(params["KeyId"])  # "": no such key, KMS answers NotFound
+        return [Request(f"kms:{op}", key, tag_context("ResourceTag", tags))] if key else []
+    raise Unmapped(f"kms:{op}")
+
+
 SERVICES: dict[str, Callable[[str, Mapping[str, Any], Where], list[Request]]] = {
     "ec2": _ec2, "lambda": _lambda, "iam": _iam, "scheduler": _scheduler, "ssm": _ssm,
     "logs": _logs, "events": _events, "monitoring": _cloudwatch,  # CloudWatch signs as it
+    "kms": _kms,
 }
 
 
