@@ -203,3 +203,34 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert not aws("scheduler").list_schedules()["Schedules"]
     gone_id, _, _ = plugin.read(id_, outs, changed)
     assert gone_id == ""
+
+
+# --- shared with the dynamic provider: what an imported backup needs ----------------------
+
+def test_the_same_schedule_spelled_otherwise_is_no_change() -> None:
+    from amibackup.provider import changed_keys
+    from amibackup.spec import normalise
+
+    imported = normalise({"group_name": "web", "frequency": "custom",
+                          "cron": "cron(30 2 ? * 2-6 *)", "timezone": "Europe/Dublin"})
+    declared = normalise({"group_name": "web", "frequency": "custom", "cron": "30 2 * * 1-5",
+                          "timezone": "Europe/Dublin"})
+    assert changed_keys(imported, declared) == []
+    preset = normalise({"group_name": "web", "frequency": "custom", "cron": "cron(0 * * * ? *)"})
+    assert changed_keys(preset, normalise({"group_name": "web", "frequency": "hourly"})) == []
+    other = normalise({**declared, "cron": "30 3 * * 1-5"})
+    assert changed_keys(imported, other) == ["cron"]
+    moved = normalise({**declared, "timezone": "UTC"})
+    assert changed_keys(imported, moved) == ["cron", "timezone"]
+
+
+def test_a_backup_moved_to_another_resource_takes_its_claim_along(clients, group) -> None:
+    from amibackup.provision import claim
+
+    ssm = clients("ssm")
+    claim.claim(ssm, group.template_id, "web-1", "py/dev/web-backup", "web")
+    claim.claim(ssm, group.template_id, "web-1", "yaml/dev/web-backup", "web")
+    assert claim.holder(ssm, group.template_id) == {"backup_id": "web-1",
+                                                    "owner": "yaml/dev/web-backup"}
+    claim.claim(ssm, group.template_id, "web-1", None, "web")  # no owner: left as it is
+    assert claim.holder(ssm, group.template_id)["owner"] == "yaml/dev/web-backup"
