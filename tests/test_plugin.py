@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -182,7 +183,7 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert "tags" in secret_keys(outs)
 
     # Refresh: images made since show up; the inputs and secrets are kept.
-    made = fire_schedule(aws, id_, __import__("datetime").datetime(2026, 11, 2, 1))["created"]
+    made = fire_schedule(aws, id_, datetime(2026, 11, 2, 1, tzinfo=UTC))["created"]
     read_id, state, inputs = plugin.read(id_, outs, changed)
     assert read_id == id_ and plain(state)["latestImageId"] == made
     assert inputs == changed and "tags" in secret_keys(state)
