@@ -97,6 +97,8 @@ def runner_policy(scope: Scope) -> dict[str, Any]:
          "Resource": scope.arn("ssm", f"parameter{scope.names.record_parameter}")},
         {"Sid": "ReadTemplateClaim", "Effect": "Allow", "Action": "ssm:GetParameter",
          "Resource": scope.arn("ssm", f"parameter{template_claim_parameter(scope.template_id)}")},
+        {"Sid": "NarrowOwnAmiRule", "Effect": "Allow", "Action": "events:PutRule",
+         "Resource": scope.arn("events", f"rule/{scope.names.ami_rule}")},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [scope.arn("logs", f"log-group:{scope.log_group}"),

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from amibackup import access
 from amibackup.access import backup_images
 from amibackup.names import Names, image_description
-from amibackup.runner import lock, plan, record
+from amibackup.runner import lock, plan, record, rule
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job
 from amibackup.runner.summary import Summary
@@ -49,6 +49,7 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
         with lock.held(ssm, Names(job.backup_id).lock_parameter,
                        owner=lock.unique_owner(f"run {label or key}")):
             _cycle(job, clients, now, key if create else None, summary)
+            rule.follow_in_flight(clients, job, summary)  # events of in-flight images only
     except lock.Busy as busy:
         summary.skipped.append(f"{busy}; this run does nothing")
     log.info(summary.to_json())
@@ -188,6 +189,7 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
     if owned != written:
         record.write(ssm, record_name, owned)
     summary.set_newest_age(plan.newest(i for i in images if i.image_id not in summary.pruned))
+    summary.in_flight = [i.image_id for i in images if i.state == "pending"]
 
 
 def _maybe_create(ec2: Any, ssm: Any, record_name: str, job: Job, key: str, now: datetime,

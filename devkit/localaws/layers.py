@@ -24,6 +24,7 @@ LAYER_MODULES = (
     "devkit.localaws.naming",
     "devkit.localaws.scheduler",
     "devkit.localaws.ssm",
+    "devkit.localaws.eventbridge",
 )
 
 _MISSING = object()
