@@ -15,11 +15,14 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 
 from amibackup import preview
 from amibackup.provider import AmiAutoBackupProvider
 from amibackup.runner.clients import Clients, shared
+from amibackup.runner.cycle import run_cycle
 from amibackup.runner.handler import handler
+from amibackup.runner.reads import read_ahead
 from amibackup.spec import normalise
 from devkit.scenarios import T0, create_group, deployed, hourly_job
 
@@ -127,3 +130,27 @@ def test_provider_sessions_are_reused(provider):
     assert isinstance(first, Clients) and provider_._clients({}, "eu-west-1") is not first
     preview.forget()
     assert provider_._clients({}, "us-east-1") is not first
+
+
+def test_a_cycle_reads_the_claim_and_the_record_in_one_call(clients, group):
+    job = hourly_job(0, group.group_name)
+    job = type(job)(**{**job.__dict__, "template_id": group.template_id})
+    with counted() as (calls, _):
+        run_cycle(job, Clients("us-east-1"), now=T0)
+    assert calls["ssm.GetParameters"] == 1 and calls["ssm.GetParameter"] == 0
+
+
+def test_read_ahead_serves_each_parameter_once_and_rereads_after_a_write(clients):
+    ssm = clients("ssm")
+    ssm.put_parameter(Name="/a", Value="1", Type="String")
+    ahead = read_ahead(clients, ["/a", "/missing"])("ssm")
+    with counted() as (calls, _):
+        fresh = read_ahead(Clients("us-east-1"), ["/a", "/missing"])("ssm")
+        assert fresh.get_parameter(Name="/a")["Parameter"]["Value"] == "1"
+        with pytest.raises(ClientError, match="ParameterNotFound"):
+            fresh.get_parameter(Name="/missing")
+        assert calls == Counter({"ssm.GetParameters": 1})
+        fresh.put_parameter(Name="/missing", Value="2", Type="String")
+        assert fresh.get_parameter(Name="/missing")["Parameter"]["Value"] == "2"  # from AWS
+        assert fresh.get_parameter(Name="/a")["Parameter"]["Value"] == "1"  # served once
+    assert calls["ssm.GetParameter"] == 2 and ahead is not None

@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 
 from amibackup import access
 from amibackup.access import backup_images
-from amibackup.names import Names, image_description
-from amibackup.runner import lock, plan, record, rule
+from amibackup.names import Names, image_description, template_claim_parameter
+from amibackup.runner import lock, plan, reads, record, rule
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job
 from amibackup.runner.summary import Summary
@@ -48,7 +48,11 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
     try:
         with lock.held(ssm, Names(job.backup_id).lock_parameter,
                        owner=lock.unique_owner(f"run {label or key}")):
-            _cycle(job, clients, now, key if create else None, summary)
+            # The claim and the record, read under the lock in one call (reads.py).
+            ahead = reads.read_ahead(clients, [
+                Names(job.backup_id).record_parameter,
+                template_claim_parameter(job.template_id) if job.template_id else None])
+            _cycle(job, ahead, now, key if create else None, summary)
             rule.follow_in_flight(clients, job, summary)  # events of in-flight images only
     except lock.Busy as busy:
         summary.skipped.append(f"{busy}; this run does nothing")

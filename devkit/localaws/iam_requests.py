@@ -174,6 +174,9 @@ def _scheduler(op: str, params: Mapping[str, Any], where: Where) -> list[Request
 
 
 def _ssm(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    if op == "GetParameters":  # each parameter named is authorized on its own ARN
+        return [Request(f"ssm:{op}", where.arn("ssm", f"parameter/{name.lstrip('/')}"))
+                for name in params["Names"]]
     if op not in ("PutParameter", "GetParameter", "DeleteParameter"):
         raise Unmapped(f"ssm:{op}")
     name = params["Name"]
