@@ -62,10 +62,13 @@ def clients(settings: AwsSettings, region: str | None,
 
 
 def forget() -> None:
-    """Drop every cached session and listing (a new process would start so)."""
+    """Drop every cached session, listing and count (a new process would start so)."""
+    from amibackup import quotas
+
     with _lock:
         _sessions.clear()
         _listings.clear()
+    quotas.forget()
 
 
 def forget_listings() -> None:
@@ -75,11 +78,16 @@ def forget_listings() -> None:
         _listings.clear()
 
 
+def quick(made: Clients) -> Clients:
+    """The same session with one attempt and short timeouts (a preview must not hang)."""
+    return Clients(made.region, session=made.session, config=make_config(**QUICK))
+
+
 def _list_groups(made: Clients) -> _Listing:
-    quick = Clients(made.region, session=made.session, config=make_config(**QUICK))
+    quick_ = quick(made)
     listing = _Listing()
     try:
-        pages = quick("autoscaling").get_paginator("describe_auto_scaling_groups").paginate()
+        pages = quick_("autoscaling").get_paginator("describe_auto_scaling_groups").paginate()
         by_name: list[tuple[str, dict[str, Any]]] = []
         for page in pages:
             listing.calls += 1
@@ -94,7 +102,7 @@ def _list_groups(made: Clients) -> _Listing:
                     by_name.append((name, spec))
         for name, spec in by_name:  # a template named, not identified: its id, once
             listing.calls += 1
-            default = access.default_version(quick("ec2"), spec)
+            default = access.default_version(quick_("ec2"), spec)
             listing.templates[name] = str(default["LaunchTemplateId"]) if default else None
     except Exception as err:  # noqa: BLE001 - a preview without AWS access still diffs
         listing.error = f"{type(err).__name__}: {err}"

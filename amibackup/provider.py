@@ -105,7 +105,33 @@ class AmiAutoBackupProvider(ResourceProvider):
         problems = spec.validate(news, is_unknown)
         failures = [CheckFailure(p.field.split(".")[0], f"{p.field}: {p.message}")
                     for p in problems]
+        if not _olds and not failures:  # a new backup: would it cross an AWS quota?
+            self._warn_quotas(news)
         return CheckResult(spec.normalise(news, is_unknown), failures)
+
+    def _warn_quotas(self, news: dict[str, Any]) -> None:
+        """Count the account's rules and roles once per process; warn, naming the quota."""
+        from amibackup import quotas
+
+        if is_unknown(news.get("region")) or is_unknown(news.get(IDENTITY_KEY)):
+            return
+        try:
+            region = self._region(news)
+            settings = identity.settings_for(news, self._stack())
+            made = preview.quick(self._clients(news, region))
+        except Exception:  # noqa: BLE001 - no credentials: the create will say so
+            return
+        key = (settings, region)
+        fresh = key not in quotas.counted_keys()
+        used = quotas.usage(key, made)
+        if used.error is not None:
+            if fresh:
+                info(f"amibackup: could not count the account's EventBridge rules and IAM "
+                     f"roles in {region} to check their quotas ({used.error})")
+            return
+        name = news.get("backup_name") or news.get("group_name")
+        for message in used.add_backup():
+            warn(f"{name}: {message}")
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         from amibackup.provision.package import code_sha256

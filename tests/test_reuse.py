@@ -8,12 +8,9 @@ region's groups for every Diff of a preview, which says what it looked up.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
@@ -25,30 +22,7 @@ from amibackup.runner.handler import handler
 from amibackup.runner.reads import read_ahead
 from amibackup.spec import normalise
 from devkit.scenarios import T0, create_group, deployed, hourly_job
-
-
-@contextmanager
-def counted() -> Iterator[tuple[Counter[str], list[str]]]:
-    """API calls (`service.Operation`) and clients made by any botocore session meanwhile."""
-    calls: Counter[str] = Counter()
-    made: list[str] = []
-    original = botocore.session.Session.create_client
-
-    def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, service_name, *args, **kwargs)
-        made.append(service_name)
-
-        def count(event_name: str, **_: Any) -> None:
-            calls[event_name.split(".", 1)[1]] += 1
-
-        client.meta.events.register("before-call.*.*", count)
-        return client
-
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-    try:
-        yield calls, made
-    finally:
-        botocore.session.Session.create_client = original  # type: ignore[method-assign]
+from tests.support.calls import counted
 
 
 def test_a_warm_invocation_makes_no_new_session_or_client(clients, group):

@@ -135,7 +135,9 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
     return {"Version": VERSION, "Statement": [
         {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # no resource types
          "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeImages",
-                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules"]},
+                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules",
+                    # preview counts rules and roles against their quotas (quotas.py)
+                    "events:ListRules", "iam:ListRoles"]},
         {"Sid": "Roles", "Effect": "Allow", "Resource": roles,
          "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:PutRolePolicy",
                     "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:ListRoleTags",

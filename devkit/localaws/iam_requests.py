@@ -26,7 +26,7 @@ STAR_ONLY = frozenset({
     "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
     "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeTags",
     "autoscaling:DescribeAutoScalingGroups", "scheduler:ListSchedules",
-    "lambda:ListFunctions", "ssm:DescribeParameters",
+    "lambda:ListFunctions", "ssm:DescribeParameters", "events:ListRules", "iam:ListRoles",
 })
 # Needs no permission at all ("GetCallerIdentity": "No permissions are required").
 UNAUTHORIZED_OK = frozenset({"sts:GetCallerIdentity"})

@@ -49,10 +49,10 @@ def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
 class ProviderClient:
     """A gRPC client of one provider process; properties in and out as plain dicts."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, provider: Any = None) -> None:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
-        self.serialized = serialize_provider(AmiAutoBackupProvider())
+        self.serialized = serialize_provider(provider or AmiAutoBackupProvider())
 
     def with_provider(self, props: dict[str, Any]) -> dict[str, Any]:
         return {**props, PROVIDER_KEY: self.serialized}
@@ -104,8 +104,9 @@ class ProviderClient:
 
 
 @contextmanager
-def provider_process(env: dict[str, str]) -> Iterator[ProviderClient]:
-    """Start the dynamic provider server as the engine would and connect to it."""
+def provider_process(env: dict[str, str], provider: Any = None) -> Iterator[ProviderClient]:
+    """Start the dynamic provider server as the engine would and connect to it (`provider`:
+    another dynamic provider than amibackup's, e.g. the benchmark's no-op one)."""
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "pulumi.dynamic"], env={**os.environ, **env},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -115,7 +116,7 @@ def provider_process(env: dict[str, str]) -> Iterator[ProviderClient]:
         if not line.isdigit():
             err = proc.stderr.read() if proc.stderr else ""
             raise RuntimeError(f"provider did not print its port: {line!r} {err}")
-        client = ProviderClient(int(line))
+        client = ProviderClient(int(line), provider)
         grpc.channel_ready_future(client.channel).result(timeout=30)
         yield client
         client.channel.close()
