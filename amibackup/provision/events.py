@@ -25,10 +25,11 @@ TARGET_ID = "runner"
 STATEMENT_ID = "amibackup-ami-events"  # the function's permission for this rule
 
 
-def rule_request(names: Names, backup_id: str, in_flight: list[str] | None = None
-                 ) -> dict[str, Any]:
-    """The rule as deployed: the images the runner has in flight, else none."""
-    return access.ami_rule_request(names.ami_rule, backup_id, in_flight or ())
+def rule_request(names: Names, backup_id: str, in_flight: list[str] | None = None,
+                 enabled: bool = True) -> dict[str, Any]:
+    """The rule as deployed: the images the runner has in flight, else none; disabled
+    while the backup is paused (no promotion, no pruning then)."""
+    return access.ami_rule_request(names.ami_rule, backup_id, in_flight or (), enabled)
 
 
 def permission_request(function_name: str, rule_arn: str) -> dict[str, Any]:
@@ -38,13 +39,15 @@ def permission_request(function_name: str, rule_arn: str) -> dict[str, Any]:
             "SourceArn": rule_arn}
 
 
-def ensure_rule(events: Any, lam: Any, names: Names, backup_id: str, function_arn: str) -> str:
+def ensure_rule(events: Any, lam: Any, names: Names, backup_id: str, function_arn: str,
+                enabled: bool = True) -> str:
     """Rule, the function's permission scoped to it, and the target; return the rule ARN.
 
     An update keeps the images the runner put in the pattern (their events still come)."""
     found = get_rule(events, names)
     in_flight = access.pattern_images(found.get("EventPattern")) if found else []
-    rule_arn = str(events.put_rule(**rule_request(names, backup_id, in_flight))["RuleArn"])
+    rule_arn = str(events.put_rule(**rule_request(names, backup_id, in_flight,
+                                                  enabled))["RuleArn"])
     _ensure_permission(lam, permission_request(names.function, rule_arn))
     events.put_targets(Rule=names.ami_rule, EventBusName="default",
                        Targets=[{"Id": TARGET_ID, "Arn": function_arn}])

@@ -24,7 +24,7 @@ def follow_in_flight(clients: Clients, job: Job, summary: Summary) -> None:
         return
     try:
         access.narrow_ami_rule(clients("events"), Names(job.backup_id).ami_rule, job.backup_id,
-                               summary.in_flight, enabled=not getattr(job, "paused", False))
+                               summary.in_flight, enabled=not job.paused)
     except ClientError as err:
         summary.warnings.append(
             f"the AMI event rule still names the images of an earlier run "
