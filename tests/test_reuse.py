@@ -21,15 +21,18 @@ from amibackup.runner.cycle import run_cycle
 from amibackup.runner.handler import handler
 from amibackup.runner.reads import read_ahead
 from amibackup.spec import normalise
-from devkit.scenarios import T0, create_group, deployed, hourly_job
+from devkit.scenarios import T0, create_group, deployed, hourly_job, on_time
 from tests.support.calls import counted
 
 
 def test_a_warm_invocation_makes_no_new_session_or_client(clients, group):
+    first, second = ({"scheduled_time": (T0 + timedelta(hours=n)).isoformat()} for n in (0, 1))
     with deployed(hourly_job(0, group.group_name)), counted() as (_, made):
-        handler({"scheduled_time": T0.isoformat()})
+        with on_time(first):
+            handler(first)
         cold = list(made)
-        handler({"scheduled_time": (T0 + timedelta(hours=1)).isoformat()})
+        with on_time(second):
+            handler(second)
     assert cold and made == cold  # the second (warm) invocation made none
 
 
