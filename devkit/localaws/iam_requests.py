@@ -144,6 +144,8 @@ def _lambda(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
         if tags:
             made.append(Request("lambda:TagResource", arn, tag_context("RequestTag", tags)))
         return made
+    if op == "Invoke":
+        return [Request("lambda:InvokeFunction", arn)]
     if op in ("AddPermission", "RemovePermission", "GetPolicy"):
         return [Request(f"lambda:{op}", arn)]
     if op == "GetFunction" and where.function_tags(arn):  # it returns the tags too
