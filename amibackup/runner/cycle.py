@@ -239,6 +239,10 @@ def recorded_images(ec2: Any, owned: record.Record) -> list[plan.Image]:
             for image in access.images_by_id(ec2, sorted(owned.images))]
 
 
+class NotTheRunsImage(RuntimeError):
+    """A recorded image whose AWS facts (name, creation time) contradict its recorded run."""
+
+
 def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Image]:
     """The record's images; an image is forgotten only when AWS says it is gone, and the
     image of a started run an earlier cut left unrecorded is adopted (found by its name)."""
@@ -250,7 +254,7 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
             images = recorded_images(ec2, book.owned)
     unfinished = {plan.image_name(job.backup_id, k): k for k in book.owned.runs}
     if not unfinished:
-        return images
+        return _checked(images, job)
     for raw in access.images_named(ec2, sorted(unfinished)):
         key = unfinished.get(str(raw.get("Name")))
         if key is None or book.owned.owns(raw["ImageId"]):
@@ -264,6 +268,14 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
         summary.adopted.append(raw["ImageId"])
     # A started run whose name no image holds made none (CreateImage never returned an id).
     book.owned = book.owned.forget_runs(set(book.owned.runs) & set(unfinished.values()))
+    return _checked(images, job)
+
+
+def _checked(images: list[plan.Image], job: Job) -> list[plan.Image]:
+    """The recorded images, if AWS's facts about each match its recorded run."""
+    wrong = [why for why in (plan.not_the_runs(i, job.backup_id) for i in images) if why]
+    if wrong:  # a signed record cannot say this: touch nothing, fail loudly
+        raise NotTheRunsImage("; ".join(wrong))
     return images
 
 
