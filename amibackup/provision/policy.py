@@ -142,7 +142,8 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
     return {"Version": VERSION, "Statement": [
         {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # no resource types
          "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeImages",
-                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules"]},
+                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules",
+                    *IMAGE_REFERENCE_READS]},  # teardown asks what uses each image
         {"Sid": "Roles", "Effect": "Allow", "Resource": roles,
          "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:PutRolePolicy",
                     "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
