@@ -12,14 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from amibackup import access
-from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, TAG_OWNER, Names, new_backup_id
+from amibackup.names import (
+    TAG_BACKUP,
+    TAG_MANAGED_BY,
+    TAG_OWNER,
+    Names,
+    new_backup_id,
+    tag_value,
+)
 from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients, make_config
-from amibackup.runner.config import Job, job_environment
+from amibackup.runner.config import ENVIRONMENT_LIMIT, Job, environment_size, job_environment
 from amibackup.schema import BackupSpec
 from amibackup.spec import topic_region
 
@@ -29,11 +36,15 @@ LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 def runner_job(spec: BackupSpec, backup_id: str, region: str,
                template_id: str | None = None, recorded_version: int | None = None,
                period_seconds: int | None = None) -> Job:
-    """The runner's whole job, fixed at deploy in the function's environment."""
+    """The runner's whole job, fixed at deploy in the function's environment: with the
+    schedule it may run at, and how late Scheduler may deliver a run."""
     return Job(backup_id=backup_id, group_name=spec.group_name, region=region,
                template_id=template_id, recorded_version=recorded_version,
                period_seconds=period_seconds, retention=spec.retention,
-               no_reboot=spec.no_reboot, tags=dict(spec.tags))
+               no_reboot=spec.no_reboot, tags=dict(spec.tags),
+               schedule_expression=spec.schedule_expression, timezone=spec.timezone,
+               delivery_window_seconds=scheduler.delivery_window_seconds(),
+               paused=spec.paused)
 
 
 def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
@@ -111,6 +122,25 @@ def _check_topic(spec: BackupSpec, region: str) -> None:
                              f"the backup in {region}: use an SNS topic in {region}")
 
 
+def runner_environment(spec: BackupSpec, backup_id: str, region: str, template_id: str,
+                       recorded: int | None) -> dict[str, str]:
+    """The function's environment (the runner's job); refused when over Lambda's 4 KB.
+
+    Check refuses it at plan time; this catches values unknown then, and runs before
+    anything is made or changed (an update fails whole, not with the roles re-tagged).
+    """
+    period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
+    environment = job_environment(runner_job(spec, backup_id, region, template_id, recorded,
+                                             int(period)))
+    size = environment_size(environment)
+    if size > ENVIRONMENT_LIMIT:
+        raise ProvisionError(
+            f"tags: the runner's job carries your tags in its Lambda environment, which would "
+            f"be {size} bytes; Lambda allows {ENVIRONMENT_LIMIT} bytes in total. Shorten or "
+            f"remove tags (about {size - ENVIRONMENT_LIMIT} bytes too many)")
+    return environment
+
+
 def _roles(clients: Clients, spec: BackupSpec, scope: policy.Scope, tags: dict[str, str]
            ) -> tuple[str, str]:
     """The runner's and the scheduler's roles, with their policies and tags as wanted."""
@@ -141,16 +171,16 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     tags = _resource_tags(spec, backup_id)
     owner = owner or spec.owner
     if owner:
-        tags[TAG_OWNER] = owner
+        tags[TAG_OWNER] = tag_value(owner)  # a resource name may hold any character
     recorded = recorded_version if recorded_version is not None else found.default_version
     period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
-    environment = job_environment(runner_job(spec, backup_id, scope.region, found.template_id,
-                                             recorded, int(period)))
+    environment = runner_environment(spec, backup_id, scope.region, found.template_id,
+                                     recorded)
     runner_role, scheduler_role = _roles(clients, spec, scope, tags)
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
                                                         tags, environment)
     rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
-                                  function_arn)
+                                  function_arn, enabled=not spec.paused)
     request = scheduler.schedule_request(
         names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
         function_arn, scheduler_role, f"amibackup {backup_id} of group {spec.group_name}")
@@ -175,7 +205,8 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
 def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
     """The backup's available images, newest first, and the newest of them."""
     owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
-    images = access.images_by_id(clients("ec2"), sorted(owned.images))
+    images = [i.of_run(owned.images[i.image_id])
+              for i in access.images_by_id(clients("ec2"), sorted(owned.images))]
     available = sorted((i for i in images if i.state == "available"),
                        key=lambda i: i.order, reverse=True)
     return {"image_ids": [i.image_id for i in available],
@@ -213,6 +244,8 @@ def create(clients: Clients, spec: BackupSpec, owner: str | None = None) -> dict
     claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                             found.template_name)
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
+    runner_environment(spec, backup_id, clients.region or "", found.template_id,
+                       found.default_version)  # fits, before anything is made
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     try:
         return ensure(clients, spec, backup_id, owner=owner)
@@ -235,6 +268,8 @@ def update(clients: Clients, spec: BackupSpec, backup_id: str, olds: dict[str, A
         claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                                 found.template_name)
         recorded = None
+    runner_environment(spec, backup_id, clients.region or "", found.template_id,
+                       int(recorded) if recorded is not None else found.default_version)
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     outs = ensure(clients, spec, backup_id,
                   recorded_version=int(recorded) if recorded is not None else None, owner=owner)
@@ -314,6 +349,9 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
     lambda_fn.stop_invocations(clients("lambda"), names.function)
     ssm = clients("ssm")
     wait_for_runs(ssm, backup_id)
+    # A run that was in flight narrows its rule at its end (PutRule), which re-creates a
+    # rule deleted meanwhile: remove it again now that no run can start.
+    events.remove_rule(clients("events"), clients("lambda"), names)
     try:
         result = Teardown()
         if spec.deregister_on_delete:

@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 
 from amibackup import access
 from amibackup.access import backup_images
-from amibackup.names import Names, image_description
-from amibackup.runner import lock, plan, record
+from amibackup.names import Names, image_description, template_claim_parameter
+from amibackup.runner import lock, plan, reads, record, rule
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job
 from amibackup.runner.summary import Summary
@@ -51,9 +51,17 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
     try:
         with lock.held(ssm, Names(job.backup_id).lock_parameter,
                        owner=lock.unique_owner(f"run {label or key}")):
-            _cycle(job, clients, now, key if create else None, summary, adhoc)
+            # The claim and the record, read under the lock in one call (reads.py).
+            ahead = reads.read_ahead(clients, [
+                Names(job.backup_id).record_parameter,
+                template_claim_parameter(job.template_id) if job.template_id else None])
+            _cycle(job, ahead, now, key if create else None, summary, adhoc)
+            rule.follow_in_flight(clients, job, summary)  # events of in-flight images only
     except lock.Busy as busy:
-        summary.skipped.append(f"{busy}; this run does nothing")
+        if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
+            summary.failed.append(f"{busy}; this scheduled run did nothing")
+        else:  # an image event: the run holding the lock promotes it
+            summary.skipped.append(f"{busy}; this run does nothing")
     except Exception as err:
         # Whatever ends the run, its summary (and the Failed metric the alarm watches) is
         # written, with the reason; the error then fails the invocation (Lambda's Errors).
@@ -229,8 +237,10 @@ def _finish_promotion(ec2: Any, book: _Book, spec: dict[str, Any],
 
 
 def recorded_images(ec2: Any, owned: record.Record) -> list[plan.Image]:
-    """The images the record names that still exist (tags are labels, not proof)."""
-    return access.images_by_id(ec2, sorted(owned.images))
+    """The images the record names that still exist (tags are labels, not proof), each with
+    the run the record says made it (its order and retry guard)."""
+    return [image.of_run(owned.images[image.image_id])
+            for image in access.images_by_id(ec2, sorted(owned.images))]
 
 
 def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Image]:
@@ -254,7 +264,7 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
             summary.warnings.append(f"not adopting: {refused}")
             continue
         book.owned = book.owned.made(raw["ImageId"], key)
-        images.append(access.parse_image(raw))
+        images.append(access.parse_image(raw).of_run(key))
         summary.adopted.append(raw["ImageId"])
     # A started run whose name no image holds made none (CreateImage never returned an id).
     book.owned = book.owned.forget_runs(set(book.owned.runs) & set(unfinished.values()))
@@ -312,6 +322,7 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
     _prune(ec2, book, spec, plan.decide_prune(images, job.retention, in_use), summary)
     book.save()
     summary.set_newest_age(plan.newest(i for i in images if i.image_id not in summary.pruned))
+    summary.in_flight = [i.image_id for i in images if i.state == "pending"]
 
 
 def _maybe_create(ec2: Any, book: _Book, job: Job, key: str, now: datetime,
@@ -347,7 +358,7 @@ def _maybe_create(ec2: Any, book: _Book, job: Job, key: str, now: datetime,
     made = plan.Image(image_id, plan.image_name(job.backup_id, key), image_state,
                       datetime.now(UTC), (),
                       {plan.TAG_SOURCE_IMAGE: source.image_id, plan.TAG_RUN: key},
-                      source.architecture)
+                      source.architecture, run=key)
     return [*images, made]
 
 
