@@ -170,6 +170,11 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert dict(replacing.detailedDiff)["groupName"].kind == \
         provider_pb2.PropertyDiff.UPDATE_REPLACE
     assert plugin.diff(id_, outs, news).changes == provider_pb2.DiffResponse.DIFF_NONE
+    pending, failures = plugin.check({**news, "retention": wire(UNKNOWN)}, olds=news)
+    assert failures == [] and plain(pending)["retention"] == UNKNOWN
+    unknown = plugin.diff(id_, outs, pending)  # not known yet: a change, shown, not refused
+    assert unknown.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(unknown.diffs) == ["retention"] and list(unknown.replaces) == []
 
     # Update: nothing changes in a preview; then it does.
     def deployed_retention() -> int:
@@ -238,3 +243,24 @@ def test_a_backup_moved_to_another_resource_takes_its_claim_along(clients, group
                                                     "owner": "yaml/dev/web-backup"}
     claim.claim(ssm, group.template_id, "web-1", None, "web")  # no owner: left as it is
     assert claim.holder(ssm, group.template_id)["owner"] == "yaml/dev/web-backup"
+
+
+def test_configure_reads_the_stack_config_and_a_provider_resource() -> None:
+    import asyncio
+
+    from pulumi.provider.experimental.property_value import PropertyValue
+    from pulumi.provider.experimental.provider import ConfigureRequest
+
+    from amibackup.plugin.provider import AmiBackupProvider
+
+    def configured(variables: dict[str, str], args: dict[str, PropertyValue]) -> tuple[
+            str | None, str | None]:
+        plugin = AmiBackupProvider()
+        answer = asyncio.run(plugin.configure(ConfigureRequest(variables, args, True, True)))
+        assert answer.supports_preview and answer.accept_secrets
+        return plugin.hooks.stack.region, plugin.hooks.stack.profile
+
+    assert configured({"amibackup:config:region": "eu-west-1",
+                       "amibackup:config:profile": "ops"}, {}) == ("eu-west-1", "ops")
+    assert configured({}, {"region": PropertyValue("ap-south-1")}) == ("ap-south-1", None)
+    assert configured({}, {}) == (None, None)
