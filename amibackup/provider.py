@@ -49,11 +49,23 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
+def same_schedule(base: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Another spelling of the same schedule: a 5-field cron and its EventBridge form, a
+    preset by name or by its expression (an imported backup reads the expression back)."""
+    wanted = news.get("schedule_expression")
+    return (isinstance(wanted, str) and base.get("schedule_expression") == wanted
+            and not is_unknown(news.get("timezone"))
+            and _same(base.get("timezone"), news.get("timezone")))
+
+
 def changed_keys(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     """Inputs whose value differs; an unknown new value counts as a change."""
     base = spec.normalise(olds)
-    return [k for k in INPUT_KEYS
-            if is_unknown(news.get(k)) or not _same(base.get(k), news.get(k))]
+    changed = [k for k in INPUT_KEYS
+               if is_unknown(news.get(k)) or not _same(base.get(k), news.get(k))]
+    if same_schedule(base, news):
+        changed = [k for k in changed if k not in ("frequency", "cron")]
+    return changed
 
 
 class AmiAutoBackupProvider(ResourceProvider):
@@ -102,12 +114,18 @@ class AmiAutoBackupProvider(ResourceProvider):
                              or self._region(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        problems = spec.validate(news, is_unknown)
+        problems = self.validate(_olds, news)
         failures = [CheckFailure(p.field.split(".")[0], f"{p.field}: {p.message}")
                     for p in problems]
-        if not _olds and not failures:  # a new backup: would it cross an AWS quota?
-            self._warn_quotas(news)
         return CheckResult(spec.normalise(news, is_unknown), failures)
+
+    def validate(self, olds: dict[str, Any], news: dict[str, Any]) -> list[spec.Problem]:
+        """Every problem of the inputs (the provider plugin's Check too); a new valid backup
+        that would cross an AWS quota gets a warning."""
+        problems = spec.validate(news, is_unknown)
+        if not olds and not problems:  # a new backup: would it cross an AWS quota?
+            self._warn_quotas(news)
+        return problems
 
     def _warn_quotas(self, news: dict[str, Any]) -> None:
         """Count the account's rules and roles once per process; warn, naming the quota."""
