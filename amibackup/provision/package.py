@@ -36,7 +36,8 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 VENDORED = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 # The services whose clients the runner makes (test_package checks the runner's code for
 # `clients("...")`); botocore ships only their newest API version.
-RUNNER_SERVICES = frozenset({"autoscaling", "ec2", "ssm", "kms", "sts", "cloudwatch", "logs"})
+RUNNER_SERVICES = frozenset({"autoscaling", "ec2", "ssm", "events", "kms", "sts", "cloudwatch",
+                             "logs"})
 _DIST_INFO_KEPT = ("METADATA", "LICENSE", "NOTICE", "top_level.txt")
 _STORED = (".gz", ".zip")  # already compressed
 
