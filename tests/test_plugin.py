@@ -170,6 +170,11 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert dict(replacing.detailedDiff)["groupName"].kind == \
         provider_pb2.PropertyDiff.UPDATE_REPLACE
     assert plugin.diff(id_, outs, news).changes == provider_pb2.DiffResponse.DIFF_NONE
+    pending, failures = plugin.check({**news, "retention": wire(UNKNOWN)}, olds=news)
+    assert failures == [] and plain(pending)["retention"] == UNKNOWN
+    unknown = plugin.diff(id_, outs, pending)  # not known yet: a change, shown, not refused
+    assert unknown.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(unknown.diffs) == ["retention"] and list(unknown.replaces) == []
 
     # Update: nothing changes in a preview; then it does.
     def deployed_retention() -> int:
@@ -259,3 +264,17 @@ def test_configure_reads_the_stack_config_and_a_provider_resource() -> None:
                        "amibackup:config:profile": "ops"}, {}) == ("eu-west-1", "ops")
     assert configured({}, {"region": PropertyValue("ap-south-1")}) == ("ap-south-1", None)
     assert configured({}, {}) == (None, None)
+
+
+def test_serving_the_schema_alone_loads_neither_boto3_nor_the_hooks() -> None:
+    """YAML starts the plugin once per command only for its schema: keep that start light."""
+    import subprocess
+    import sys
+
+    probe = ("import asyncio, sys; from amibackup.plugin.provider import AmiBackupProvider; "
+             "from pulumi.provider.experimental.provider import GetSchemaRequest; "
+             "asyncio.run(AmiBackupProvider().get_schema(GetSchemaRequest(0))); "
+             "print(sorted(m for m in ('boto3', 'amibackup.provider') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
