@@ -13,6 +13,7 @@ AWS. A denied call raises the ClientError AWS answers: `UnauthorizedOperation` f
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from devkit.localaws.iam_policy import Decision, Request, evaluate
-from devkit.localaws.iam_requests import Where, authorizations
+from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 
 _LOOKUP_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
 _active = threading.Lock()
@@ -38,6 +39,21 @@ class Enforcer:
     principal: str
     access_key_id: str | None = None
     decisions: list[tuple[Request, Decision]] = field(default_factory=list)
+    recording: str | None = None  # a file each decision is appended to, one JSON line each
+
+    def decide(self, call: str, request: Request, decision: Decision) -> None:
+        self.decisions.append((request, decision))
+        if self.recording is not None:
+            line = {"call": call, "action": request.action, "resource": request.resource,
+                    "effect": decision.effect, "statement": decision.statement}
+            with open(self.recording, "a", encoding="utf-8") as out:
+                out.write(json.dumps(line, sort_keys=True) + "\n")
+
+    def unmapped(self, call: str, error: Unmapped) -> None:
+        """A call the table cannot authorize: recorded, then raised (never let through)."""
+        if self.recording is not None:
+            with open(self.recording, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"call": call, "unmapped": str(error)}) + "\n")
 
     def denied(self) -> list[Request]:
         return [r for r, d in self.decisions if not d.allowed]
@@ -116,9 +132,15 @@ def _checker(enforcer: Enforcer, client: Any, lookups: _Lookups) -> Any:
     def check(params: Mapping[str, Any], model: Any, **_: Any) -> None:
         if not where:
             where.append(lookups.where())
-        for request in authorizations(prefix, model.name, params, where[0]):
+        call = f"{prefix}:{model.name}"
+        try:
+            requests = authorizations(prefix, model.name, params, where[0])
+        except Unmapped as err:
+            enforcer.unmapped(call, err)
+            raise
+        for request in requests:
             decision = evaluate(enforcer.policy, request)
-            enforcer.decisions.append((request, decision))
+            enforcer.decide(call, request, decision)
             if decision.allowed:
                 continue
             code = error_code(service, service_model.protocol)
@@ -132,16 +154,18 @@ def _checker(enforcer: Enforcer, client: Any, lookups: _Lookups) -> Any:
 
 @contextmanager
 def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::123456789012:"
-            "assumed-role/amibackup-enforced/local", access_key_id: str | None = None
-            ) -> Iterator[Enforcer]:
+            "assumed-role/amibackup-enforced/local", access_key_id: str | None = None,
+            recording: str | None = None) -> Iterator[Enforcer]:
     """Check every call of every client made in the block against `policy`.
 
     With `access_key_id`, only clients signing with that key are checked (a second identity
     in the same test stays unrestricted). Clients made before the block are not checked.
+    With `recording`, every decision is also appended to that file (a provider process
+    enforced by `devkit.localaws.enforced_provider` reports its calls so).
     """
     if not _active.acquire(blocking=False):
         raise RuntimeError("enforce() is already active; nest identities with access_key_id")
-    enforcer = Enforcer(policy, principal, access_key_id)
+    enforcer = Enforcer(policy, principal, access_key_id, recording=recording)
     original = botocore.session.Session.create_client
 
     def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
