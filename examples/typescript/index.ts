@@ -7,9 +7,9 @@ const config = new pulumi.Config();
 
 const backup = new amibackup.AmiAutoBackup("web-backup", {
     groupName: config.require("groupName"),
-    frequency: config.get("frequency") ?? "custom",
-    cron: config.get("cron") ?? "30 2 * * 1-5",
-    timezone: config.get("timezone") ?? "Europe/Dublin",
+    frequency: config.get("frequency") ?? "hourly", // or "custom" with a cron:
+    cron: config.get("cron"),                       // e.g. "30 2 * * 1-5"
+    timezone: config.get("timezone"),               // e.g. "Europe/Dublin"
     retention: config.getNumber("retention") ?? 5,
     persistence: { privateIp: config.getBoolean("privateIp") ?? false },
     tags: { team: "web" },
