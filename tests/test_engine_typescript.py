@@ -28,7 +28,6 @@ import pytest
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images
 from devkit import pulumi_cli
-from devkit.pulumi_cli import CliResult
 from devkit.scenarios import create_group, default_image, fire_schedule, schedule_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,32 +36,12 @@ TYPE = "amibackup:index:AmiAutoBackup"
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-class Project:
+class Project(pulumi_cli.ProjectCli):
     """A copy of examples/typescript (its node_modules linked) and a local backend."""
-
-    def __init__(self, folder: Path, work_dir: Path, endpoint: str) -> None:
-        self.folder, self.work_dir, self.endpoint = folder, work_dir, endpoint
-
-    def pulumi(self, *args: str) -> CliResult:
-        # Only the plugin of Pulumi.yaml's `plugins:` entry, never one from PATH.
-        return pulumi_cli.pulumi(args, cwd=self.folder, work_dir=self.work_dir,
-                                 endpoint=self.endpoint,
-                                 extra_env={"PULUMI_IGNORE_AMBIENT_PLUGINS": "true"})
-
-    def ok(self, *args: str) -> str:
-        done = self.pulumi(*args)
-        assert done.code == 0, f"pulumi {' '.join(args)} failed:\n{done.text}"
-        return done.stdout
 
     def outputs(self) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(self.ok("stack", "output", "--json"))
         return out
-
-    def state_of(self, name: str) -> dict[str, Any]:
-        state = json.loads(self.ok("stack", "export"))["deployment"]["resources"]
-        found = [r for r in state if r["urn"].endswith(f"::{name}")]
-        assert len(found) == 1, found
-        return dict(found[0])
 
 
 def build_example() -> None:
@@ -119,7 +98,7 @@ def test_typescript_program_preview_up_run_refresh_destroy(project: Project,
             for n in range(2)]
     assert all(made) and default_image(aws("ec2"), group.template_id) == made[-1]
     project.ok("refresh", "--yes")
-    state = project.state_of("web-backup")["outputs"]
+    state = project.resource("web-backup")["outputs"]
     assert state["latestImageId"] == made[-1]
     assert sorted(state["imageIds"]) == sorted(made)
 
