@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,8 @@ def test_check_refuses_a_stateful_group_naming_the_field(plugin: PluginClient) -
     fields = {p for p, _ in failures}
     assert fields == {"persistence", "retention", "tags"}, failures
     reason = dict(failures)["persistence"]
-    assert reason.startswith("persistence: data_volumes persistence makes the group stateful")
+    assert reason.startswith("persistence: dataVolumes persistence makes the group stateful")
+    assert "Turn off rootVolume/dataVolumes persistence" in reason
     assert dict(failures)["tags"].startswith("tags.aws:x: ")
 
 
@@ -181,10 +183,12 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert "tags" in secret_keys(outs)
 
     # Refresh: images made since show up; the inputs and secrets are kept.
-    made = fire_schedule(aws, id_, __import__("datetime").datetime(2026, 11, 2, 1))["created"]
+    made = fire_schedule(aws, id_, datetime(2026, 11, 2, 1, tzinfo=UTC))["created"]
     read_id, state, inputs = plugin.read(id_, outs, changed)
     assert read_id == id_ and plain(state)["latestImageId"] == made
     assert inputs == changed and "tags" in secret_keys(state)
+    after_refresh = plugin.diff(id_, state, inputs)
+    assert after_refresh.changes == provider_pb2.DiffResponse.DIFF_NONE, after_refresh
 
     # Import: only the id; the inputs come back from AWS as a program would declare them.
     read_id, imported, imported_inputs = plugin.read(id_, {}, {})

@@ -134,7 +134,7 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
                                                              "dataVolumes: true"))
     refused = yaml.pulumi("preview")
     assert refused.code != 0
-    assert re.search(r"property persistence .*has a problem: persistence: data_volumes "
+    assert re.search(r"property persistence .*has a problem: persistence: dataVolumes "
                      r"persistence makes the group stateful", refused.text), refused.text
     (yaml.folder / "Pulumi.yaml").write_text(program)
 
@@ -180,7 +180,7 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
     state = yaml.resource("web-backup")
     assert state["outputs"]["latestImageId"] == hold.image_ids[0]
     assert is_secret(state["inputs"]["tags"]) and is_secret(state["outputs"]["tags"])
-    assert "2 unchanged" in yaml.ok("refresh", "--yes")
+    assert "2 unchanged" in yaml.ok("refresh", "--yes", "--skip-preview")
 
     # The move: a backup of the Python program's dynamic resource, taken over by the YAML
     # program by import, without recreating anything in AWS.
@@ -191,7 +191,7 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
             "name": "app-backup", "group_name": "app", "frequency": "custom",
             "cron": "30 2 * * 1-5", "timezone": "Europe/Dublin", "retention": 2}]}}))
     python.ok("stack", "init", "old")
-    python.ok("up", "--yes")
+    python.ok("up", "--yes", "--skip-preview")
     old = python.resource("app-backup")
     app_id = old["outputs"]["backup_id"]
     function_arn = old["outputs"]["function_arn"]
@@ -209,12 +209,10 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
         "      timezone: Europe/Dublin\n      retention: 2\n"
         "outputs:\n")))
     imported = yaml.ok("import", TYPE, "app-backup", app_id, "--yes", "--protect=false")
-    print(imported)
     assert "1 imported" in imported, imported
     moved = yaml.ok("preview", "--diff")
-    print(moved)
     assert "+ 1 to create" not in moved and "to replace" not in moved, moved
-    yaml.ok("up", "--yes")
+    yaml.ok("up", "--yes", "--skip-preview")
     state = yaml.resource("app-backup")
     assert state["id"] == app_id and state["outputs"]["functionArn"] == function_arn
     assert claim.holder(aws("ssm"), state["outputs"]["launchTemplateId"]) == {
@@ -222,8 +220,8 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
     assert "3 unchanged" in yaml.ok("preview", "--diff")
 
     # Destroy leaves nothing of either backup; each group launches its own image again.
-    assert "- 3 deleted" in yaml.ok("destroy", "--yes")
+    assert "- 3 deleted" in yaml.ok("destroy", "--yes", "--skip-preview")
     nothing_left(aws, backup_id)
     nothing_left(aws, app_id)
     assert default_image(aws("ec2"), web.template_id) == web.base_image
-    python.ok("destroy", "--yes")
+    python.ok("destroy", "--yes", "--skip-preview")

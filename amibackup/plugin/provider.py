@@ -43,7 +43,14 @@ from pulumi.provider.experimental.provider import (
 
 from amibackup import spec
 from amibackup.identity import AwsSettings
-from amibackup.plugin.package_schema import CONFIG, PACKAGE, TOKEN, camel, schema_json
+from amibackup.plugin.package_schema import (
+    CONFIG,
+    PACKAGE,
+    TOKEN,
+    camel,
+    camel_text,
+    schema_json,
+)
 from amibackup.plugin.props import is_unknown, to_plain, to_wire
 from amibackup.provider import AmiAutoBackupProvider
 from amibackup.schema import INPUT_KEYS, OUTPUT_KEYS, REPLACE_KEYS
@@ -70,8 +77,10 @@ def failure_path(field: str) -> str:
 
 
 def check_failures(problems: list[spec.Problem]) -> list[CheckFailure]:
-    """One failure per problem, on the top-level property, its reason naming the field."""
-    return [CheckFailure(camel(p.field.split(".")[0]), f"{failure_path(p.field)}: {p.message}")
+    """One failure per problem, on the top-level property, its reason naming the field; the
+    property names in the reasons as the program spells them (camelCase)."""
+    return [CheckFailure(camel(p.field.split(".")[0]),
+                         f"{failure_path(p.field)}: {camel_text(p.message)}")
             for p in problems]
 
 

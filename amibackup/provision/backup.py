@@ -29,11 +29,15 @@ LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 def runner_job(spec: BackupSpec, backup_id: str, region: str,
                template_id: str | None = None, recorded_version: int | None = None,
                period_seconds: int | None = None) -> Job:
-    """The runner's whole job, fixed at deploy in the function's environment."""
+    """The runner's whole job, fixed at deploy in the function's environment: with the
+    schedule it may run at, and how late Scheduler may deliver a run."""
     return Job(backup_id=backup_id, group_name=spec.group_name, region=region,
                template_id=template_id, recorded_version=recorded_version,
                period_seconds=period_seconds, retention=spec.retention,
-               no_reboot=spec.no_reboot, tags=dict(spec.tags))
+               no_reboot=spec.no_reboot, tags=dict(spec.tags),
+               schedule_expression=spec.schedule_expression, timezone=spec.timezone,
+               delivery_window_seconds=scheduler.delivery_window_seconds(),
+               paused=spec.paused)
 
 
 def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
@@ -150,7 +154,7 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
                                                         tags, environment)
     rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
-                                  function_arn)
+                                  function_arn, enabled=not spec.paused)
     request = scheduler.schedule_request(
         names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
         function_arn, scheduler_role, f"amibackup {backup_id} of group {spec.group_name}")
@@ -175,7 +179,8 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
 def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
     """The backup's available images, newest first, and the newest of them."""
     owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
-    images = access.images_by_id(clients("ec2"), sorted(owned.images))
+    images = [i.of_run(owned.images[i.image_id])
+              for i in access.images_by_id(clients("ec2"), sorted(owned.images))]
     available = sorted((i for i in images if i.state == "available"),
                        key=lambda i: i.order, reverse=True)
     return {"image_ids": [i.image_id for i in available],

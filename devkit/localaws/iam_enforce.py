@@ -111,11 +111,20 @@ class _Lookups:
         except ClientError:
             return {}  # no such function: Lambda answers that, not IAM
 
+    def image_snapshots(self, image_id: str) -> list[str]:
+        try:
+            found = self.client("ec2").describe_images(ImageIds=[image_id],
+                                                       IncludeDisabled=True)["Images"]
+        except ClientError:
+            return []
+        return [m["Ebs"]["SnapshotId"] for i in found for m in i.get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("SnapshotId")]
+
     def where(self) -> Where:
         arn = self.client("sts").get_caller_identity()["Arn"]
         partition, account = arn.split(":")[1], arn.split(":")[4]
         return Where(partition, account, self._client.meta.region_name, self.ec2_tags,
-                     self.template_id, self.function_tags)
+                     self.template_id, self.function_tags, self.image_snapshots)
 
 
 def _access_key(session: Any) -> str | None:
