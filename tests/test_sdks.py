@@ -12,6 +12,7 @@ Node.js is missing.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -175,3 +176,20 @@ def test_a_go_program_that_misuses_the_sdk_does_not_compile(go_example: Path,
                "-o", os.devnull, ".", cwd=tmp_path)
     assert done.returncode != 0
     assert "unknown field GroupNme in struct literal" in done.stderr, done.stderr
+
+
+def test_python_sdk_compiles_and_takes_every_input(generated: Path) -> None:
+    """The generated Python SDK (pulumi_amibackup, not the dynamic resource): it compiles, and
+    its args class takes every input in snake_case. (Importing it needs it pip-installed: it
+    reads its version from the installed package's metadata.)"""
+    package = generated / "python" / "pulumi_amibackup"
+    for source in package.rglob("*.py"):
+        compile(source.read_text(), str(source), "exec")
+    tree = ast.parse((package / "ami_auto_backup.py").read_text())
+    args = next(n for n in tree.body if isinstance(n, ast.ClassDef)
+                and n.name == "AmiAutoBackupArgs")
+    init = next(n for n in args.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    params = {a.arg for a in (*init.args.args, *init.args.kwonlyargs)}
+    snake = {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), n)
+             for n in resource()["inputProperties"]}
+    assert snake <= params, snake - params
