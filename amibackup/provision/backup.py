@@ -12,14 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from amibackup import access
-from amibackup.names import TAG_BACKUP, TAG_MANAGED_BY, TAG_OWNER, Names, new_backup_id
+from amibackup.names import (
+    TAG_BACKUP,
+    TAG_MANAGED_BY,
+    TAG_OWNER,
+    Names,
+    new_backup_id,
+    tag_value,
+)
 from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients, make_config
-from amibackup.runner.config import Job, job_environment
+from amibackup.runner.config import ENVIRONMENT_LIMIT, Job, environment_size, job_environment
 from amibackup.schema import BackupSpec
 from amibackup.spec import topic_region
 
@@ -115,6 +122,25 @@ def _check_topic(spec: BackupSpec, region: str) -> None:
                              f"the backup in {region}: use an SNS topic in {region}")
 
 
+def runner_environment(spec: BackupSpec, backup_id: str, region: str, template_id: str,
+                       recorded: int | None) -> dict[str, str]:
+    """The function's environment (the runner's job); refused when over Lambda's 4 KB.
+
+    Check refuses it at plan time; this catches values unknown then, and runs before
+    anything is made or changed (an update fails whole, not with the roles re-tagged).
+    """
+    period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
+    environment = job_environment(runner_job(spec, backup_id, region, template_id, recorded,
+                                             int(period)))
+    size = environment_size(environment)
+    if size > ENVIRONMENT_LIMIT:
+        raise ProvisionError(
+            f"tags: the runner's job carries your tags in its Lambda environment, which would "
+            f"be {size} bytes; Lambda allows {ENVIRONMENT_LIMIT} bytes in total. Shorten or "
+            f"remove tags (about {size - ENVIRONMENT_LIMIT} bytes too many)")
+    return environment
+
+
 def _roles(clients: Clients, spec: BackupSpec, scope: policy.Scope, tags: dict[str, str]
            ) -> tuple[str, str]:
     """The runner's and the scheduler's roles, with their policies and tags as wanted."""
@@ -145,11 +171,11 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     tags = _resource_tags(spec, backup_id)
     owner = owner or spec.owner
     if owner:
-        tags[TAG_OWNER] = owner
+        tags[TAG_OWNER] = tag_value(owner)  # a resource name may hold any character
     recorded = recorded_version if recorded_version is not None else found.default_version
     period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
-    environment = job_environment(runner_job(spec, backup_id, scope.region, found.template_id,
-                                             recorded, int(period)))
+    environment = runner_environment(spec, backup_id, scope.region, found.template_id,
+                                     recorded)
     runner_role, scheduler_role = _roles(clients, spec, scope, tags)
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
                                                         tags, environment)
@@ -218,6 +244,8 @@ def create(clients: Clients, spec: BackupSpec, owner: str | None = None) -> dict
     claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                             found.template_name)
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
+    runner_environment(spec, backup_id, clients.region or "", found.template_id,
+                       found.default_version)  # fits, before anything is made
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     try:
         return ensure(clients, spec, backup_id, owner=owner)
@@ -240,6 +268,8 @@ def update(clients: Clients, spec: BackupSpec, backup_id: str, olds: dict[str, A
         claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                                 found.template_name)
         recorded = None
+    runner_environment(spec, backup_id, clients.region or "", found.template_id,
+                       int(recorded) if recorded is not None else found.default_version)
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     outs = ensure(clients, spec, backup_id,
                   recorded_version=int(recorded) if recorded is not None else None, owner=owner)
@@ -319,6 +349,9 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
     lambda_fn.stop_invocations(clients("lambda"), names.function)
     ssm = clients("ssm")
     wait_for_runs(ssm, backup_id)
+    # A run that was in flight narrows its rule at its end (PutRule), which re-creates a
+    # rule deleted meanwhile: remove it again now that no run can start.
+    events.remove_rule(clients("events"), clients("lambda"), names)
     try:
         result = Teardown()
         if spec.deregister_on_delete:

@@ -103,10 +103,13 @@ def runner_policy(scope: Scope) -> dict[str, Any]:
          "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"],
          "Resource": scope.arn("ssm", f"parameter{scope.lock_parameter}")},
         {"Sid": "OwnRecord", "Effect": "Allow",
-         "Action": ["ssm:PutParameter", "ssm:GetParameter"],
+         "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters"],
          "Resource": scope.arn("ssm", f"parameter{scope.names.record_parameter}")},
-        {"Sid": "ReadTemplateClaim", "Effect": "Allow", "Action": "ssm:GetParameter",
+        {"Sid": "ReadTemplateClaim", "Effect": "Allow",
+         "Action": ["ssm:GetParameter", "ssm:GetParameters"],
          "Resource": scope.arn("ssm", f"parameter{template_claim_parameter(scope.template_id)}")},
+        {"Sid": "NarrowOwnAmiRule", "Effect": "Allow", "Action": "events:PutRule",
+         "Resource": scope.arn("events", f"rule/{scope.names.ami_rule}")},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [scope.arn("logs", f"log-group:{scope.log_group}"),
@@ -142,7 +145,9 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
     return {"Version": VERSION, "Statement": [
         {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # no resource types
          "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeImages",
-                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules"]},
+                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules",
+                    # preview counts rules and roles against their quotas (quotas.py)
+                    "events:ListRules", "iam:ListRoles"]},
         {"Sid": "Roles", "Effect": "Allow", "Resource": roles,
          "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:PutRolePolicy",
                     "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",

@@ -103,6 +103,16 @@ CONFIG_FIELDS = ("backup_id", "group_name", "region", "template_id", "recorded_v
                  "timezone", "delivery_window_seconds", "paused")
 
 
+# Lambda: "Total size of environment variables set: 4 KB" (Lambda quotas). Measured as the
+# variables' JSON map in UTF-8, which is at least the sum of their names and values.
+ENVIRONMENT_LIMIT = 4096
+
+
+def environment_size(variables: Mapping[str, str]) -> int:
+    """Bytes of a function's environment variables, as measured against ENVIRONMENT_LIMIT."""
+    return len(json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False).encode())
+
+
 def job_environment(job: Job | Mapping[str, Any]) -> dict[str, str]:
     """The function's environment variables carrying `job` (used by provisioning)."""
     config = job.to_config() if isinstance(job, Job) else Job.from_config(job).to_config()
