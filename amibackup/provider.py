@@ -114,12 +114,18 @@ class AmiAutoBackupProvider(ResourceProvider):
                              or self._region(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        problems = spec.validate(news, is_unknown)
+        problems = self.validate(_olds, news)
         failures = [CheckFailure(p.field.split(".")[0], f"{p.field}: {p.message}")
                     for p in problems]
-        if not _olds and not failures:  # a new backup: would it cross an AWS quota?
-            self._warn_quotas(news)
         return CheckResult(spec.normalise(news, is_unknown), failures)
+
+    def validate(self, olds: dict[str, Any], news: dict[str, Any]) -> list[spec.Problem]:
+        """Every problem of the inputs (the provider plugin's Check too); a new valid backup
+        that would cross an AWS quota gets a warning."""
+        problems = spec.validate(news, is_unknown)
+        if not olds and not problems:  # a new backup: would it cross an AWS quota?
+            self._warn_quotas(news)
+        return problems
 
     def _warn_quotas(self, news: dict[str, Any]) -> None:
         """Count the account's rules and roles once per process; warn, naming the quota."""

@@ -238,3 +238,24 @@ def test_a_backup_moved_to_another_resource_takes_its_claim_along(clients, group
                                                     "owner": "yaml/dev/web-backup"}
     claim.claim(ssm, group.template_id, "web-1", None, "web")  # no owner: left as it is
     assert claim.holder(ssm, group.template_id)["owner"] == "yaml/dev/web-backup"
+
+
+def test_configure_reads_the_stack_config_and_a_provider_resource() -> None:
+    import asyncio
+
+    from pulumi.provider.experimental.property_value import PropertyValue
+    from pulumi.provider.experimental.provider import ConfigureRequest
+
+    from amibackup.plugin.provider import AmiBackupProvider
+
+    def configured(variables: dict[str, str], args: dict[str, PropertyValue]) -> tuple[
+            str | None, str | None]:
+        plugin = AmiBackupProvider()
+        answer = asyncio.run(plugin.configure(ConfigureRequest(variables, args, True, True)))
+        assert answer.supports_preview and answer.accept_secrets
+        return plugin.hooks.stack.region, plugin.hooks.stack.profile
+
+    assert configured({"amibackup:config:region": "eu-west-1",
+                       "amibackup:config:profile": "ops"}, {}) == ("eu-west-1", "ops")
+    assert configured({}, {"region": PropertyValue("ap-south-1")}) == ("ap-south-1", None)
+    assert configured({}, {}) == (None, None)

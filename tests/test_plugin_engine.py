@@ -35,7 +35,13 @@ from devkit import pulumi_cli
 from devkit.localaws.ec2 import images_pending, release_images
 from devkit.localaws.lambda_runtime import deliver_ami_events
 from devkit.localaws.server import FAKE_CREDENTIALS, reset
-from devkit.scenarios import create_group, default_image, fire_schedule, schedule_of
+from devkit.scenarios import (
+    create_group,
+    default_image,
+    fire_schedule,
+    schedule_of,
+    scheduled_times,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPE = "amibackup:index:AmiAutoBackup"
@@ -195,7 +201,7 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
     old = python.resource("app-backup")
     app_id = old["outputs"]["backup_id"]
     function_arn = old["outputs"]["function_arn"]
-    fire_schedule(aws, app_id, T0)
+    fire_schedule(aws, app_id, scheduled_times(aws, app_id, 1, start=T0)[0])
     # 1. The Python program forgets the backup without deleting it.
     python.ok("state", "delete", old["urn"], "--yes")
     (python.folder / "stacks" / "Pulumi.old.yaml").write_text(json.dumps({"config": {

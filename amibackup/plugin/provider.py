@@ -147,10 +147,11 @@ class AmiBackupProvider(Provider):
 
     async def check(self, request: CheckRequest) -> CheckResponse:
         news, secrets = to_plain(request.new_inputs)
+        olds, _ = to_plain(request.old_inputs)
         project, stack, name = urn_parts(request.urn)
         news.setdefault("owner", f"{project}/{stack}/{name}")
         news.setdefault("backup_name", name)
-        problems = spec.validate(news, is_unknown)
+        problems = await self._run(self.hooks.validate, olds, news)
         return CheckResponse(inputs=to_wire(spec.normalise(news, is_unknown), secrets),
                              failures=check_failures(problems))
 
