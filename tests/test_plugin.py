@@ -170,6 +170,11 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert dict(replacing.detailedDiff)["groupName"].kind == \
         provider_pb2.PropertyDiff.UPDATE_REPLACE
     assert plugin.diff(id_, outs, news).changes == provider_pb2.DiffResponse.DIFF_NONE
+    pending, failures = plugin.check({**news, "retention": wire(UNKNOWN)}, olds=news)
+    assert failures == [] and plain(pending)["retention"] == UNKNOWN
+    unknown = plugin.diff(id_, outs, pending)  # not known yet: a change, shown, not refused
+    assert unknown.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(unknown.diffs) == ["retention"] and list(unknown.replaces) == []
 
     # Update: nothing changes in a preview; then it does.
     def deployed_retention() -> int:

@@ -85,6 +85,23 @@ def test_installed_plugin_serves_the_committed_schema(work: Path) -> None:
     assert json.loads(cli.ok("package", "get-schema", str(venv_plugin))) == committed
 
 
+def test_the_example_runs_from_a_checkout_through_its_plugins_entry(
+        work: Path, aws: Clients, endpoint: str, tmp_path: Path) -> None:
+    """examples/yaml as committed: `plugins: providers:` names ../../.venv/bin (here a
+    link to this checkout's), in a PULUMI_HOME where no plugin is installed."""
+    create_group(aws, "web", size=2)
+    folder = tmp_path / "examples" / "yaml"
+    shutil.copytree(ROOT / "examples" / "yaml", folder)
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    cli = Cli(folder, tmp_path / "fresh", endpoint)
+    cli.ok("stack", "init", "checkout")
+    cli.ok("config", "set", "groupName", "web")
+    assert "amibackup" not in cli.ok("plugin", "ls")
+    shown = cli.ok("preview", "--diff")
+    assert f"+ {TYPE}: (create)" in shown, shown
+    assert re.search(r'scheduleDescription\s*: "at minute 0 of every hour \(UTC\)"', shown)
+
+
 def yaml_project(root: Path, work: Path, endpoint: str) -> Cli:
     """examples/yaml as a user has it once the plugin is installed (no `plugins:` entry)."""
     folder = root / "yaml"
