@@ -207,6 +207,16 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert failures == [] and plugin.diff(id_, imported, rechecked).changes == \
         provider_pb2.DiffResponse.DIFF_NONE
 
+    # Drift: a function deleted by hand shows after refresh as an update that repairs it.
+    lam.delete_function(FunctionName=Names(id_).function)
+    _, drifted, _ = plugin.read(id_, outs, changed)
+    assert plain(drifted)["functionArn"] is None
+    repair = plugin.diff(id_, drifted, changed)
+    assert repair.changes == provider_pb2.DiffResponse.DIFF_SOME and not repair.replaces
+    assert dict(repair.detailedDiff)["functionArn"].inputDiff is False
+    outs = plugin.update(id_, drifted, changed)
+    assert plain(outs)["functionArn"] and lam.get_function(FunctionName=Names(id_).function)
+
     plugin.delete(id_, outs)
     assert not lam.list_functions()["Functions"]
     assert not aws("scheduler").list_schedules()["Schedules"]
@@ -264,3 +274,17 @@ def test_configure_reads_the_stack_config_and_a_provider_resource() -> None:
                        "amibackup:config:profile": "ops"}, {}) == ("eu-west-1", "ops")
     assert configured({}, {"region": PropertyValue("ap-south-1")}) == ("ap-south-1", None)
     assert configured({}, {}) == (None, None)
+
+
+def test_serving_the_schema_alone_loads_neither_boto3_nor_the_hooks() -> None:
+    """YAML starts the plugin once per command only for its schema: keep that start light."""
+    import subprocess
+    import sys
+
+    probe = ("import asyncio, sys; from amibackup.plugin.provider import AmiBackupProvider; "
+             "from pulumi.provider.experimental.provider import GetSchemaRequest; "
+             "asyncio.run(AmiBackupProvider().get_schema(GetSchemaRequest(0))); "
+             "print(sorted(m for m in ('boto3', 'amibackup.provider') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

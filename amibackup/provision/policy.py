@@ -147,7 +147,8 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
          "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeImages",
                     "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules",
                     # preview counts rules and roles against their quotas (quotas.py)
-                    "events:ListRules", "iam:ListRoles"]},
+                    "events:ListRules", "iam:ListRoles",
+                    *IMAGE_REFERENCE_READS]},  # teardown asks what uses each image
         {"Sid": "Roles", "Effect": "Allow", "Resource": roles,
          "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:PutRolePolicy",
                     "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
