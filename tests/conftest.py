@@ -16,7 +16,8 @@ from devkit.scenarios import DemoGroup, create_group, fake_credentials, signing_
 from tests.support.harness import ProviderClient, provider_process
 
 REGION = "us-east-1"
-TEST_BACKUPS = ("b1", "h1", "log1", "other", "ops")  # backups the runner tests run without deploying them
+# Backups the runner tests run without deploying them (each gets its signing key).
+TEST_BACKUPS = ("b1", "h1", "log1", "other", "ops")
 
 # Every test runs on the strict local AWS: moto plus the layers that refuse what AWS refuses
 # (tests that show plain moto's answer uninstall them locally with `plain_moto()`).
