@@ -223,7 +223,8 @@ def main() -> None:
           f"{kms}; at $0.03 per 10,000, hourly: ${sum(kms.values()) * 730 * 3e-6:.4f} a month "
           "plus $1 a month for the key")
     print(f"\nGoal: {GOAL}. Constant: {constant}; calls per cycle (run + event): {worst} "
-          f"({worst - lock_calls - record_calls - rule_calls} EC2/Auto Scaling + {lock_calls} "
+          f"({worst - lock_calls - record_calls - rule_calls - sum(kms.values())} EC2/Auto "
+          f"Scaling + {sum(kms.values())} KMS (signed lock and record) + {lock_calls} "
           f"for the two run locks + {record_calls} other SSM: template claim, record + "
           f"{rule_calls} PutRule of the backup's AMI rule). Met: {met}")
     write_result(NAME, GOAL, met, {
