@@ -16,7 +16,7 @@ from amibackup.provision import package
 from amibackup.provision.scheduler import schedule_input
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job, job_environment
-from devkit.scenarios import DemoGroup, default_image
+from devkit.scenarios import DemoGroup, default_image, signing_key
 
 
 def test_next_shows_expression_description_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,6 +83,7 @@ def test_run_without_backup_runs_the_groups_scheduled_job(
     with pytest.raises(SystemExit, match="no amibackup schedule for group 'web'"):
         main(["run", "--group", "web"])
     job = Job("web-backup-1234", "web", retention=2, tags={"team": "web"})
+    signing_key(clients, job.backup_id)  # deploying makes the record's key
     role = clients("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]
     function = clients("lambda").create_function(
         FunctionName="amibackup-web-backup-1234", Runtime="python3.12", Role=role["Arn"],
