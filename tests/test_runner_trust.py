@@ -321,3 +321,20 @@ def test_6_paused_creates_promotes_and_prunes_nothing(aws, web):
     assert "paused" in scheduled["payload"]["errorMessage"]
     assert default_image(aws("ec2"), web.template_id) == web.base_image
     assert exists(aws, pending)
+
+
+def test_1_a_record_written_before_its_key_is_taken_once_then_signed(aws, web):
+    """An upgrade: the record predates signing (AWS's stamps say so), so it is trusted once."""
+    _, outs = deploy(aws)
+    backup_id = outs["backup_id"]
+    name = Names(backup_id).record_parameter
+    first = fire(aws, backup_id, 0)["created"]
+    legacy = json.dumps({"runs": {}, "images": {first: "20261101T0000Z"}})
+    aws("ssm").put_parameter(Name=name, Value=legacy, Type="String", Overwrite=True)
+    local_ssm.backdate(name, 3600)  # written an hour before the key existed
+    second = fire(aws, backup_id, 1)
+    assert second["promoted"] == second["created"]
+    assert "mac" in json.loads(aws("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+    aws("ssm").put_parameter(Name=name, Value=legacy, Type="String", Overwrite=True)
+    with pytest.raises(record.RecordForged, match="carries no MAC"):
+        fire(aws, backup_id, 2)  # the same unsigned value, written after the key: refused
