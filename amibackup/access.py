@@ -8,6 +8,7 @@ one thing. boto3 + standard library only: this module ships in the runner's zip.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,19 +110,31 @@ def promote(ec2: Any, spec: dict[str, Any], source: dict[str, Any], image_id: st
             description: str, make_default: bool = True) -> int:
     """A new template version identical to the `source` version (as described) but for the image.
 
+    A group on `$Default` needs the new version made the default; one on `$Latest` launches
+    it as soon as it exists (the default, which the group does not use, is left alone).
+    """
+    number = new_version(ec2, spec, source, image_id, description)
+    if make_default:
+        set_default(ec2, spec, number)
+    return number
+
+
+def new_version(ec2: Any, spec: dict[str, Any], source: dict[str, Any], image_id: str,
+                description: str) -> int:
+    """CreateLaunchTemplateVersion from `source` with only the image changed; its number.
+
     AWS copies `SourceVersion` and applies only what is sent: the new ImageId. Nothing read
     from a describe call is sent back: AWS's describe answers carry response-only fields
     (e.g. `MetadataOptions.State` on IMDSv2 templates) that a request may not contain.
-    A group on `$Default` needs the new version made the default; one on `$Latest` launches
-    it as soon as it exists (the default, which the group does not use, is left alone).
     """
     created = ec2.create_launch_template_version(
         **template_ref(spec), SourceVersion=str(source["VersionNumber"]),
         VersionDescription=description[:255], LaunchTemplateData={"ImageId": image_id})
-    number = created["LaunchTemplateVersion"]["VersionNumber"]
-    if make_default:
-        ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
-    return int(number)
+    return int(created["LaunchTemplateVersion"]["VersionNumber"])
+
+
+def set_default(ec2: Any, spec: dict[str, Any], number: int) -> None:
+    ec2.modify_launch_template(**template_ref(spec), DefaultVersion=str(number))
 
 
 def group_instances(ec2: Any, group: dict[str, Any]) -> list[plan.Instance]:
@@ -153,7 +166,7 @@ def parse_image(raw: dict[str, Any]) -> plan.Image:
 def tagged_images(ec2: Any, key: str, value: str) -> list[plan.Image]:
     """Images this account owns whose tag `key` is exactly `value`."""
     pages = ec2.get_paginator("describe_images").paginate(
-        Owners=["self"], Filters=[{"Name": f"tag:{key}", "Values": [value]}])
+        Owners=["self"], IncludeDisabled=True, Filters=[{"Name": f"tag:{key}", "Values": [value]}])
     return [parse_image(raw) for page in pages for raw in page["Images"]
             if any(t["Key"] == key and t["Value"] == value for t in raw.get("Tags", []))]
 
@@ -232,13 +245,84 @@ def create_image(ec2: Any, instance_id: str, name: str, description: str, tags: 
 
 
 def images_by_id(ec2: Any, image_ids: list[str]) -> list[plan.Image]:
-    """The listed images of this account that still exist (missing ones are left out)."""
+    """The listed images of this account that still exist (missing ones are left out).
+
+    Disabled images count (`IncludeDisabled`): AWS leaves them out of DescribeImages unless
+    asked, and an image left out is not gone.
+    """
     if not image_ids:
         return []
     pages = ec2.get_paginator("describe_images").paginate(
-        Owners=["self"], Filters=[{"Name": "image-id", "Values": image_ids}])
+        Owners=["self"], IncludeDisabled=True,
+        Filters=[{"Name": "image-id", "Values": image_ids}])
     return [parse_image(raw) for page in pages for raw in page["Images"]
             if raw["ImageId"] in image_ids]
+
+
+def gone(ec2: Any, image_ids: list[str]) -> set[str]:
+    """Which of these images AWS says are deregistered or never existed (one call each).
+
+    For images a listing left out: only AWS's own "not found" (or a `deregistered` state)
+    lets a record forget an image; anything else keeps it.
+    """
+    found: set[str] = set()
+    for image_id in image_ids:
+        try:
+            images = ec2.describe_images(ImageIds=[image_id], IncludeDisabled=True)["Images"]
+        except ClientError as err:
+            if is_not_found(err):
+                found.add(image_id)
+                continue
+            raise
+        if all(i.get("State") == "deregistered" for i in images):
+            found.add(image_id)
+    return found
+
+
+def images_named(ec2: Any, names: list[str]) -> list[dict[str, Any]]:
+    """This account's images holding one of `names`, as described (one call)."""
+    if not names:
+        return []
+    return list(ec2.describe_images(Owners=["self"], IncludeDisabled=True,
+                                    Filters=[{"Name": "name", "Values": names}])["Images"])
+
+
+# The resources AWS checks for references to an image (DescribeImageReferences). Instances in
+# any state but terminated; launch templates: their newest REFERENCE_DEPTH versions.
+REFERENCE_BATCH = 10  # image ids per DescribeImageReferences call (the API's maximum)
+REFERENCE_DEPTH = 100
+LIVE_INSTANCE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
+REFERENCE_TYPES = (
+    {"ResourceType": "ec2:Instance", "ResourceTypeOptions": [
+        {"OptionName": "state-name", "OptionValues": list(LIVE_INSTANCE_STATES)}]},
+    {"ResourceType": "ec2:LaunchTemplate", "ResourceTypeOptions": [
+        {"OptionName": "version-depth", "OptionValues": [str(REFERENCE_DEPTH)]}]},
+    {"ResourceType": "ssm:Parameter"},
+    {"ResourceType": "imagebuilder:ImageRecipe"},
+    {"ResourceType": "imagebuilder:ContainerRecipe"},
+)
+
+
+def image_references(ec2: Any, image_ids: Collection[str], ignore_templates: Collection[str] = ()
+                     ) -> dict[str, list[str]]:
+    """Image id -> what references it anywhere in the account and region (ARNs), per AWS.
+
+    One DescribeImageReferences call per 10 images (none for none). `ignore_templates`
+    (launch template ids) are left out: the caller checks those itself, version by version
+    (the group's own template keeps older backups in its older versions).
+    """
+    refs: dict[str, list[str]] = {}
+    ids = sorted(set(image_ids))
+    for start in range(0, len(ids), REFERENCE_BATCH):
+        pages = ec2.get_paginator("describe_image_references").paginate(
+            ImageIds=ids[start:start + REFERENCE_BATCH], ResourceTypes=list(REFERENCE_TYPES))
+        for page in pages:
+            for ref in page.get("ImageReferences", []):
+                arn = str(ref.get("Arn", ""))
+                if any(arn.endswith(f"launch-template/{t}") for t in ignore_templates):
+                    continue
+                refs.setdefault(str(ref["ImageId"]), []).append(arn)
+    return refs
 
 
 def image_state(ec2: Any, image_id: str) -> str | None:
@@ -249,29 +333,63 @@ def image_state(ec2: Any, image_id: str) -> str | None:
 
 @dataclass(frozen=True)
 class Removed:
-    """What deleting one image did: its snapshots gone, and any snapshot kept and why."""
+    """What deleting one image did: its snapshots gone, snapshots left (to retry), and, when
+    AWS refused the deregistration, why (the image is kept)."""
 
     image_id: str
     snapshots: tuple[str, ...]
     warnings: tuple[str, ...]
+    left: tuple[str, ...] = ()  # snapshots still there: delete_snapshots() later
+    refused: str | None = None  # the deregistration was refused: the image stays
+
+    @property
+    def deregistered(self) -> bool:
+        return self.refused is None
 
 
 def delete_image(ec2: Any, image: plan.Image) -> Removed:
-    """Deregister first (a registered image's snapshots cannot go), then its snapshots.
+    """Deregister with its snapshots (`DeleteAssociatedSnapshots`); report what is left.
 
-    "Not found" is success: a retry, or a second teardown, finishes the job.
+    "Not found" is success: a retry, or a second teardown, finishes the job. Any other
+    refusal (deregistration protection, a permission, a limit) keeps the image: the caller
+    warns and carries on. A snapshot AWS did not delete is returned in `left`.
     """
     try:
-        ec2.deregister_image(ImageId=image.image_id)
+        answer = ec2.deregister_image(ImageId=image.image_id, DeleteAssociatedSnapshots=True)
     except ClientError as err:
         if not is_not_found(err):
-            raise
-    deleted, warnings = [], []
-    for snap in image.snapshot_ids:
+            reason = f"{error_code(err)}: {err.response.get('Error', {}).get('Message', '')}"
+            return Removed(image.image_id, (), (
+                f"image {image.image_id} kept: AWS refused to deregister it ({reason})",),
+                refused=reason)
+        answer = {}
+    results = {r["SnapshotId"]: r.get("ReturnCode", "") for r in
+               answer.get("DeleteSnapshotResults", [])}
+    deleted = tuple(s for s in image.snapshot_ids if results.get(s) == "success")
+    left = tuple(s for s in image.snapshot_ids if s not in deleted)
+    if not left:
+        return Removed(image.image_id, deleted, ())
+    more, warnings, still = delete_snapshots(ec2, list(left))
+    return Removed(image.image_id, deleted + more, warnings, still)
+
+
+def delete_snapshots(ec2: Any, snapshot_ids: list[str]
+                     ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """DeleteSnapshot each: (deleted or already gone, warnings, still there).
+
+    A snapshot is briefly "in use" after its image is deregistered (InvalidSnapshot.InUse):
+    it is left for a later try, never forgotten.
+    """
+    deleted, warnings, left = [], [], []
+    for snap in snapshot_ids:
         try:
             ec2.delete_snapshot(SnapshotId=snap)
             deleted.append(snap)
         except ClientError as err:
-            if not is_not_found(err):
-                warnings.append(f"snapshot {snap} of {image.image_id} kept: {error_code(err)}")
-    return Removed(image.image_id, tuple(deleted), tuple(warnings))
+            if is_not_found(err):
+                deleted.append(snap)
+                continue
+            left.append(snap)
+            warnings.append(f"snapshot {snap} kept for now ({error_code(err)}); "
+                            "deleting it is retried")
+    return tuple(deleted), tuple(warnings), tuple(left)

@@ -108,7 +108,22 @@ class AmiAutoBackupProvider(ResourceProvider):
                     for p in problems]
         return CheckResult(spec.normalise(news, is_unknown), failures)
 
+    def use(self, stack: AwsSettings) -> None:
+        """Set the account and region settings directly (the provider plugin's Configure)."""
+        self.stack = stack
+        self.region, self.profile = stack.region, stack.profile
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changes = self.changes(olds, news)
+        replaces = [k for k in REPLACE_KEYS if k in changes]
+        stables = [k for k in ("backup_id", "function_arn", "role_arn", "schedule_arn")
+                   if not replaces]
+        return DiffResult(changes=bool(changes), replaces=replaces, stables=stables,
+                          delete_before_replace=False)
+
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        """What differs between the old outputs and the new inputs: inputs, the region the
+        backup would go to, drift seen by refresh, the runner's code, a moved group."""
         from amibackup.provision.package import code_sha256
 
         changes = changed_keys(olds, news)
@@ -125,11 +140,7 @@ class AmiAutoBackupProvider(ResourceProvider):
             changes.append("code_sha256")  # a new amibackup version: ship its runner
         if self._template_moved(olds):
             changes.append("launch_template_id")  # the group moved: re-scope runner and claim
-        replaces = [k for k in REPLACE_KEYS if k in changes]
-        stables = [k for k in ("backup_id", "function_arn", "role_arn", "schedule_arn")
-                   if not replaces]
-        return DiffResult(changes=bool(changes), replaces=replaces, stables=stables,
-                          delete_before_replace=False)
+        return changes
 
     def _template_moved(self, olds: dict[str, Any]) -> bool:
         """Refresh saw it (group_template_id), or the group's template differs right now."""

@@ -26,6 +26,7 @@ class Field:
     doc: str
     replaces: bool = False  # a change makes a new backup (delete the old one after)
     kind: Kind = "input"
+    required: bool = False  # an input every backup must set
 
 
 def _out(name: str, type_: str, doc: str) -> Field:
@@ -34,7 +35,7 @@ def _out(name: str, type_: str, doc: str) -> Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("group_name", "str", None, "Name of the Auto Scaling group to back up (required).",
-          replaces=True),
+          replaces=True, required=True),
     Field("frequency", "str", "hourly",
           "continuous (every 10 minutes), hourly, daily, weekly, or custom (then `cron`)."),
     Field("cron", "str", None, 'With frequency="custom": a 5-field cron such as "30 2 * * *", '
@@ -91,7 +92,15 @@ OUTPUT_KEYS = tuple(f.name for f in OUTPUTS)
 REPLACE_KEYS = tuple(f.name for f in INPUTS if f.replaces)
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in INPUTS if f.default is not None}
 DEFAULT_RETENTION: int = DEFAULTS["retention"]
-PERSISTENCE_KEYS = ("root_volume", "data_volumes", "private_ip")
+PERSISTENCE_FIELDS: tuple[Field, ...] = (
+    Field("root_volume", "bool", None, "The group keeps each instance's root volume: refused "
+          "(a stateful group)."),
+    Field("data_volumes", "bool", None, "The group keeps each instance's data volumes: refused "
+          "(a stateful group)."),
+    Field("private_ip", "bool", None, "The group keeps each instance's private IP: allowed, "
+          "changes nothing in teardown."),
+)
+PERSISTENCE_KEYS = tuple(f.name for f in PERSISTENCE_FIELDS)
 BY_NAME = {f.name: f for f in FIELDS}
 
 

@@ -125,7 +125,7 @@ def naive(ec2: Any, images: list[plan.Image]) -> None:
 
 def product(ec2: Any, images: list[plan.Image]) -> None:
     result = teardown.Teardown()
-    teardown.delete_images(ec2, images, set(), result)
+    teardown.delete_images(ec2, images, {}, result)
     assert len(result.deregistered) == len(images) and not result.warnings, result.warnings[:3]
 
 

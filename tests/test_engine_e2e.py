@@ -12,7 +12,6 @@ than skip when it cannot be found or built.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from devkit import pulumi_cli
 from devkit.localaws.server import FAKE_CREDENTIALS, reset
 from devkit.pulumi_cli import CliResult
 from devkit.scenarios import DemoGroup, create_group, default_image, fire_schedule
+from tests.support.engine import engine_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPE = "pulumi-python:dynamic/amibackup:AmiAutoBackup"  # how the CLI names the resource's type
@@ -79,12 +79,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Project:
         shutil.copy(ROOT / name, folder / name)
     (folder / ".venv").symlink_to(ROOT / ".venv")  # Pulumi.yaml: virtualenv .venv
     (folder / "stacks").mkdir()
-    try:
-        pulumi_cli.engine_bin()
-    except Exception as err:
-        if os.environ.get("AMIBACKUP_REQUIRE_ENGINE") == "1":
-            raise
-        pytest.skip(f"no Pulumi engine: {err}")
+    engine_or_skip()
     return Project(folder, tmp_path_factory.mktemp("backend"), endpoint)
 
 

@@ -71,8 +71,8 @@ def test_cycles_absorb_throttling_and_5xx(aws, group):
     faults.add("auto-scaling.DescribeAutoScalingGroups", "throttle")
     faults.add("ssm.PutParameter", "throttle")
     made = [run_cycle(job(n), clients).created for n in range(3)]
-    faults.add("ec2.DeregisterImage", "5xx", "throttle")
-    faults.add("ec2.DeleteSnapshot", "throttle")
+    faults.add("ec2.DeregisterImage", "5xx", "throttle")  # it deletes the snapshots too
+    faults.add("ec2.DescribeImageReferences", "throttle")
     last = run_cycle(job(3), clients)
     assert faults.left() == {}  # every planned fault was served and retried through
     assert sum(faults.served.values()) == 10
@@ -140,9 +140,9 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     assert blocked.created is None and "another run holds the lock" in blocked.skipped[0]
     _expire_lease(clients)
     retry = run_cycle(job(3), clients)
-    # The retry's CreateImage meets the dead run's image by name: the record shows this run
-    # started before it was made, so it is adopted (and promoted), not made twice.
-    assert retry.created == retry.promoted == orphan[0]
+    # The retry finds the dead run's image by its name: the record shows this run started
+    # before it was made, so it is adopted (and promoted), not made twice.
+    assert retry.adopted == [orphan[0]] == [retry.promoted] and retry.created is None
     assert retry.pruned == [made[0]]
     assert sorted(i.image_id for i in backup_images(clients("ec2"), "b1")) == sorted(
         made[1:] + orphan)

@@ -17,6 +17,7 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
 from devkit import langhost
 from devkit.langhost import HostError, ProgramRun
+from tests.support.engine import REQUIRE, engine_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,10 +114,7 @@ def test_a_failing_program_shows_its_own_traceback_once(tmp_path: Path) -> None:
     """Through the CLI: the program's prints and its part of the traceback, then bail."""
     from devkit import pulumi_cli
 
-    try:
-        pulumi_cli.engine_bin()
-    except Exception as err:  # noqa: BLE001 - no Go toolchain: the e2e tests say the same
-        pytest.skip(f"no Pulumi engine: {err}")
+    engine_or_skip()  # fails instead when AMIBACKUP_REQUIRE_ENGINE=1
     project = tmp_path / "bad"
     project.mkdir()
     (project / ".venv").symlink_to(ROOT / ".venv")
@@ -135,3 +133,17 @@ def test_a_failing_program_shows_its_own_traceback_once(tmp_path: Path) -> None:
     assert "langhost.py" not in shown.stdout  # the host's own frames are left out
     assert "ValueError: on purpose" in shown.stdout
     assert "non-zero exit code" not in shown.text  # bail: no second, generic error
+
+
+def broken_engine() -> Path:
+    raise RuntimeError("build-engine.sh failed")
+
+
+def test_an_engine_error_skips_only_when_the_engine_is_not_required(monkeypatch) -> None:
+    """Issue 18 item 14: with AMIBACKUP_REQUIRE_ENGINE=1 an engine error fails the test."""
+    monkeypatch.setenv(REQUIRE, "1")
+    with pytest.raises(RuntimeError, match="build-engine.sh failed"):
+        engine_or_skip(broken_engine)
+    monkeypatch.delenv(REQUIRE)
+    with pytest.raises(pytest.skip.Exception, match="no Pulumi engine"):
+        engine_or_skip(broken_engine)

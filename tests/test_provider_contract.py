@@ -158,7 +158,7 @@ def test_delete_never_points_the_group_at_a_deleted_image(provider, aws, group):
     provider.delete(id_, outs)
     left = backup_images(ec2, id_)
     assert [i.image_id for i in left] == [made[-1]] == [default_image(ec2, group.template_id)]
-    assert "the group launches it" in left[0].tags["amibackup:kept"]
+    assert f"launch template {group.template_id} $Default" in left[0].tags["amibackup:kept"]
 
 
 def test_failed_create_leaves_nothing_behind(provider, aws, group):

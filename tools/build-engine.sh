@@ -21,6 +21,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mod_dir=$here/pulumi-engine
 
 log() { printf 'build-engine: %s\n' "$*" >&2; }
+# shellcheck source=go-build.sh
+. "$here/go-build.sh"
 
 command -v go >/dev/null 2>&1 || { log "go is not on PATH"; exit 1; }
 
@@ -48,17 +50,9 @@ if [ "${AMIBACKUP_ENGINE_REBUILD:-0}" != 1 ] && engine_ok; then
 else
     log "building pulumi $version into $bin_dir (several minutes on 2 cores)"
     start=$(date +%s)
-    tmp="$bin_dir/.pulumi.tmp.$$"
-    trap 'rm -f "$tmp"' EXIT
-    (
-        cd "$mod_dir"
-        go build -trimpath \
-            -tags osusergo,grpcnotrace \
-            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
-            -o "$tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-    ) >&2
-    mv -f "$tmp" "$bin_dir/pulumi"
-    trap - EXIT
+    go_build_into "$mod_dir" "$bin_dir/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+        "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+        osusergo,grpcnotrace
     engine_ok || { log "built $bin_dir/pulumi but 'pulumi version' fails"; exit 1; }
     log "built in $(( $(date +%s) - start ))s: $("$bin_dir/pulumi" version)"
 fi

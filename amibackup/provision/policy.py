@@ -65,6 +65,12 @@ def trust(service: str, account: str) -> str:
     return json.dumps({"Version": VERSION, "Statement": [statement]}, sort_keys=True)
 
 
+IMAGE_REFERENCE_READS = ("ec2:DescribeImageReferences", "ec2:DescribeLaunchTemplates",
+                         "ssm:DescribeParameters", "ssm:GetParameters",
+                         "imagebuilder:ListImageRecipes", "imagebuilder:ListContainerRecipes",
+                         "imagebuilder:GetContainerRecipe")
+
+
 def runner_policy(scope: Scope) -> dict[str, Any]:
     ec2 = lambda resource: scope.arn("ec2", resource)
     owned = {"StringEquals": {f"aws:ResourceTag/{TAG_BACKUP}": scope.backup_id}}
@@ -72,7 +78,11 @@ def runner_policy(scope: Scope) -> dict[str, Any]:
         {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # Describe* has no ARNs
          "Action": ["ec2:DescribeImages", "ec2:DescribeInstances",
                     "ec2:DescribeLaunchTemplateVersions",
-                    "autoscaling:DescribeAutoScalingGroups"]},
+                    "autoscaling:DescribeAutoScalingGroups",
+                    # Before deregistering, AWS is asked what uses each image
+                    # (DescribeImageReferences), which reads each resource type with the
+                    # caller's own rights on it.
+                    *IMAGE_REFERENCE_READS]},
         {"Sid": "ImageGroupInstances", "Effect": "Allow", "Action": "ec2:CreateImage",
          "Resource": ec2("instance/*"),
          "Condition": {"StringEquals": {

@@ -12,7 +12,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import WaiterError
+from botocore.exceptions import ClientError, WaiterError
 
 from amibackup import access
 from amibackup.names import TAG_KEPT, Names
@@ -27,50 +27,155 @@ class Teardown:
 
     restored_image: str | None = None
     restored_version: int | None = None
+    restored_latest: int | None = None  # the new $Latest, where it was another version
     deregistered: list[str] = field(default_factory=list)
     deleted_snapshots: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
-def restore_template(ec2: Any, asg: Any, group_name: str, recorded_version: int | None,
-                     ours: set[str], result: Teardown, template_id: str | None = None
-                     ) -> set[str]:
-    """Make the group launch an image that outlives the backup; return images to keep.
+LAUNCHED = ("$Default", "$Latest")  # what a group on a floating version launches
 
-    The new default is the current default with only the image changed back: to the
-    image of the version recorded at create, or of a later version made by hand (an
-    operator's newer choice wins), whichever is newest and still exists. If no such
-    image exists, the backup the group uses is kept, not deleted. With the group gone, the
-    recorded template (`template_id`) is still restored: other groups may launch it later.
-    """
+
+@dataclass(frozen=True)
+class Launched:
+    """One template's launched versions: what its groups run, resolved and as written."""
+
+    spec: dict[str, Any]
+    template_id: str
+    default: dict[str, Any]
+    latest: dict[str, Any]
+
+
+def _image(version: dict[str, Any]) -> str | None:
+    image = version.get("LaunchTemplateData", {}).get("ImageId")
+    return str(image) if image else None
+
+
+def launched(ec2: Any, spec: dict[str, Any]) -> Launched | None:
+    """The template's `$Default` and `$Latest` versions (aliases resolved); None when gone."""
+    try:
+        found = {v["VersionNumber"]: v for v in access.template_versions(ec2, spec, list(LAUNCHED))}
+    except ClientError as err:
+        if access.is_not_found(err):
+            return None
+        raise
+    default = next(v for v in found.values() if v.get("DefaultVersion"))
+    latest = found[max(found)]
+    return Launched(spec, str(default["LaunchTemplateId"]), default, latest)
+
+
+def templates_to_restore(ec2: Any, asg: Any, group_name: str, template_id: str | None
+                         ) -> tuple[list[Launched], dict[str, Any] | None]:
+    """The recorded template and the one the group launches now (once each, by id), and
+    the group's own template reference (None when the group is gone)."""
     group = access.describe_group(asg, group_name)
-    spec = access.template_of(group) if group else None
-    if spec is None and template_id:
-        spec = {"LaunchTemplateId": template_id}
-    default = access.default_version(ec2, spec) if spec else None
-    if spec is None or default is None:
-        return set()
-    current = default["LaunchTemplateData"].get("ImageId")
-    if current not in ours:
-        return set()
-    versions = access.all_template_versions(ec2, spec)
-    # Newest first; versions older than the recorded one only if nothing newer survives.
-    floor = recorded_version or 0
+    current = access.template_of(group) if group else None
+    specs = [current] if current else []
+    if template_id:
+        specs.append({"LaunchTemplateId": template_id})
+    found: dict[str, Launched] = {}
+    for spec in specs:
+        template = launched(ec2, spec)
+        if template is not None:
+            found.setdefault(template.template_id, template)
+    return list(found.values()), current
+
+
+def _restore_image(ec2: Any, versions: list[dict[str, Any]], ours: set[str], floor: int
+                   ) -> str | None:
+    """The image to launch instead of a backup: of the newest version from `floor` on (else
+    older) whose image is not a backup and still exists (an operator's newer choice wins)."""
     candidates = sorted(versions, key=lambda v: (v["VersionNumber"] >= floor,
                                                  v["VersionNumber"]), reverse=True)
     for version in candidates:
-        image = version["LaunchTemplateData"].get("ImageId")
-        if image and image not in ours and access.image_exists(ec2, image):
-            number = access.promote(
-                ec2, spec, default, image,
-                f"amibackup: restored {image} when the backup was deleted")
-            result.restored_image, result.restored_version = image, number
-            return set()
-    result.warnings.append(
-        f"no image outside this backup to point the group at; kept {current} (the template's "
-        "default) so the group never launches a deleted AMI")
-    return {current}
+        image = _image(version)
+        if image and image not in ours and not image.startswith("resolve:") and (
+                access.image_exists(ec2, image)):
+            return image
+    return None
+
+
+def restore_launched(ec2: Any, template: Launched, ours: set[str], floor: int,
+                     result: Teardown) -> None:
+    """Make `$Default` and `$Latest` launch an image that outlives the backup.
+
+    Each new version copies the version it replaces (`SourceVersion`) with only the image
+    changed. A new default also becomes the latest, so when the latest was another version
+    it is copied again after it: a `$Latest` group keeps launching what it launched, with
+    the image changed only where it was a backup.
+    """
+    default_ours = _image(template.default) in ours
+    latest_ours = _image(template.latest) in ours
+    if not (default_ours or latest_ours):
+        return
+    versions = access.all_template_versions(ec2, template.spec)  # as written: no aliases resolved
+    image = _restore_image(ec2, versions, ours, floor)
+    if image is None:
+        return  # nothing to point at: the launched backups are kept (see kept_launched)
+    what = f"amibackup: restored {image} when the backup was deleted"
+    same = template.default["VersionNumber"] == template.latest["VersionNumber"]
+    if default_ours:
+        number = access.promote(ec2, template.spec, template.default, image, what)
+        result.restored_image, result.restored_version = image, number
+    if not same and (latest_ours or default_ours):
+        # As written (an alias stays an alias); only a backup's image is replaced.
+        raw = next(v for v in versions
+                   if v["VersionNumber"] == template.latest["VersionNumber"])
+        keep = image if latest_ours else (_image(raw) or image)
+        number = access.promote(ec2, template.spec, template.latest, keep,
+                                what if latest_ours else
+                                f"amibackup: $Latest kept as version "
+                                f"{template.latest['VersionNumber']} when the backup was deleted",
+                                make_default=False)
+        if latest_ours:
+            result.restored_image, result.restored_latest = image, number
+
+
+def kept_launched(ec2: Any, templates: list[Launched], group_spec: dict[str, Any] | None,
+                  ours: set[str]) -> dict[str, str]:
+    """Backups any of the templates still launches after the restore, each with the reason:
+    never deregistered, whatever the restore managed."""
+    keep: dict[str, str] = {}
+    for template in templates:
+        now = launched(ec2, template.spec)
+        if now is None:
+            continue
+        for which, version in (("$Default", now.default), ("$Latest", now.latest)):
+            image = _image(version)
+            if image in ours:
+                keep.setdefault(str(image), (
+                    f"launch template {now.template_id} {which} (version "
+                    f"{version['VersionNumber']}) launches it and no image outside the backup "
+                    "exists to point it at; delete it after changing the template's AMI"))
+    if group_spec and access.is_pinned(group_spec):  # a pinned version cannot be changed
+        for version in access.template_versions(ec2, group_spec,
+                                                [access.pinned_version(group_spec)]):
+            image = _image(version)
+            if image in ours:
+                keep.setdefault(str(image), (
+                    f"the group pins launch template version {version['VersionNumber']}, which "
+                    "launches it; delete it after moving the group to another version"))
+    return keep
+
+
+def restore_templates(ec2: Any, asg: Any, group_name: str, recorded_version: int | None,
+                      ours: set[str], result: Teardown, template_id: str | None = None
+                      ) -> dict[str, str]:
+    """Make every template the backup touched launch images that outlive it; return the
+    backups that must stay (image -> why).
+
+    The templates are the recorded one (`template_id`, also with the group gone: other
+    groups may launch it later) and the one the group launches now (the group may have
+    moved). On each, `$Default` and `$Latest` (whichever a group launches) are pointed back
+    at the image of the version recorded at create, or of a later version made by hand,
+    whichever is newest and still exists. A backup still launched afterwards is kept.
+    """
+    templates, group_spec = templates_to_restore(ec2, asg, group_name, template_id)
+    for template in templates:
+        floor = (recorded_version or 0) if template.template_id == template_id else 0
+        restore_launched(ec2, template, ours, floor, result)
+    return kept_launched(ec2, templates, group_spec, ours)
 
 
 def settle_pending(ec2: Any, images: list[plan.Image], max_wait: int = 600) -> None:
@@ -82,13 +187,19 @@ def settle_pending(ec2: Any, images: list[plan.Image], max_wait: int = 600) -> N
                 ImageIds=pending, WaiterConfig={"Delay": 15, "MaxAttempts": max(max_wait // 15, 1)})
 
 
-def delete_images(ec2: Any, images: list[plan.Image], keep: set[str], result: Teardown) -> None:
+def delete_images(ec2: Any, images: list[plan.Image], keep: dict[str, str],
+                  result: Teardown) -> None:
+    """Deregister every image but those in `keep` (image -> why), which are tagged
+    `amibackup:kept` with the reason and reported in the result's warnings."""
     doomed = [i for i in images if i.image_id not in keep]
-    result.kept.extend(i.image_id for i in images if i.image_id in keep)
-    if result.kept:  # say why on the image itself: the deleted backup can say nothing else
-        ec2.create_tags(Resources=result.kept, Tags=[{"Key": TAG_KEPT, "Value": (
-            "the group launches it and no other image exists; delete it after changing "
-            "the group's AMI")}])
+    for image in images:
+        if image.image_id in keep:
+            why = keep[image.image_id]
+            result.kept.append(image.image_id)
+            result.warnings.append(f"kept {image.image_id}: {why}")
+            # Say why on the image itself: the deleted backup can say nothing else.
+            ec2.create_tags(Resources=[image.image_id],
+                            Tags=[{"Key": TAG_KEPT, "Value": why[:256]}])
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for removed in pool.map(lambda i: access.delete_image(ec2, i), doomed):
             result.deregistered.append(removed.image_id)
@@ -109,8 +220,8 @@ def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
     owned = sorted(record.read(ssm, record_name).images)
     images = access.images_by_id(ec2, owned)
     settle_pending(ec2, images)
-    keep = restore_template(ec2, asg, group_name, recorded_version,
-                            {i.image_id for i in images}, result, template_id)
+    keep = restore_templates(ec2, asg, group_name, recorded_version,
+                             {i.image_id for i in images}, result, template_id)
     # Described again: an image that was pending lists its snapshots only once available.
     delete_images(ec2, access.images_by_id(ec2, owned), keep, result)
     record.delete(ssm, record_name)  # a kept image is the operator's now (tagged why)

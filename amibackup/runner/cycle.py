@@ -8,6 +8,7 @@ it creates one and returns; the image's own event (or the next run) promotes it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,8 +52,29 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
             _cycle(job, clients, now, key if create else None, summary)
     except lock.Busy as busy:
         summary.skipped.append(f"{busy}; this run does nothing")
+    except Exception as err:
+        # Whatever ends the run, its summary (and the Failed metric the alarm watches) is
+        # written, with the reason; the error then fails the invocation (Lambda's Errors).
+        summary.failed.append(f"run failed: {type(err).__name__}: {err}")
+        log.info(summary.to_json())
+        raise
     log.info(summary.to_json())
     return summary
+
+
+@dataclass
+class _Book:
+    """The record as this run holds it (`owned`) and as AWS holds it (`written`)."""
+
+    ssm: Any
+    name: str
+    owned: record.Record
+    written: record.Record
+
+    def save(self) -> None:
+        if self.owned != self.written:
+            record.write(self.ssm, self.name, self.owned)
+            self.written = self.owned
 
 
 def _group_template(clients: Clients, job: Job, summary: Summary
@@ -124,20 +146,111 @@ def _by_runner(version: dict[str, Any]) -> bool:
     return str(version.get("VersionDescription", "")).startswith(plan.PROMOTION_MARK)
 
 
-def _promote(ec2: Any, spec: dict[str, Any], raw: dict[str, Any], image: plan.Image,
-             description: str, summary: Summary) -> plan.Launched:
-    """Copy the launched version with only the image changed; what the group launches now."""
-    number = access.promote(ec2, spec, raw, image.image_id,
-                            f"{plan.PROMOTION_MARK}{description}",
-                            make_default=not _follows_latest(spec))
+def _default_number(versions: list[dict[str, Any]]) -> int:
+    return int(next(v for v in versions if v["DefaultVersion"])["VersionNumber"])
+
+
+def _latest_number(versions: list[dict[str, Any]]) -> int:
+    return max(int(v["VersionNumber"]) for v in versions)
+
+
+def _promote(ec2: Any, book: _Book, spec: dict[str, Any], versions: list[dict[str, Any]],
+             raw: dict[str, Any], image: plan.Image, description: str, summary: Summary
+             ) -> plan.Launched | None:
+    """Copy the launched version with only the image changed; what the group launches now.
+
+    None: the template changed under this run (an operator's rollback), which wins. A group
+    on $Default: the promotion is recorded before its version is made (so a run cut before
+    the default moves is finished by the next one), and the default is re-read just before
+    ModifyLaunchTemplate. A group on $Latest: $Latest is re-read before the version is made.
+    """
+    make_default = not _follows_latest(spec)
+    expected = _default_number(versions) if make_default else _latest_number(versions)
+    if not make_default and not _unchanged(ec2, spec, "$Latest", expected, summary):
+        return None
+    if make_default:
+        book.owned = book.owned.promotion_started(image.image_id, expected)
+        book.save()
+    number = access.new_version(ec2, spec, raw, image.image_id,
+                                f"{plan.PROMOTION_MARK}{description}")
+    if make_default:
+        book.owned = book.owned.promotion_ended()
+        if not _unchanged(ec2, spec, "$Default", expected, summary):
+            return None
+        access.set_default(ec2, spec, number)
     summary.template_version, summary.promoted = number, image.image_id
     return plan.Launched(number, image.image_id, True, True, None, image.image_id, True,
                          image.architecture)
 
 
+def _unchanged(ec2: Any, spec: dict[str, Any], which: str, expected: int,
+               summary: Summary) -> bool:
+    """Whether the template's `which` version is still number `expected` (re-read now)."""
+    (now,) = access.template_versions(ec2, spec, [which])
+    if int(now["VersionNumber"]) == expected:
+        return True
+    summary.skipped.append(
+        f"not promoting: the template's {which} changed to version {now['VersionNumber']} "
+        f"during this run (it was {expected}); the operator's change wins")
+    return False
+
+
+def _finish_promotion(ec2: Any, book: _Book, spec: dict[str, Any],
+                      versions: list[dict[str, Any]], summary: Summary
+                      ) -> list[dict[str, Any]] | None:
+    """Complete a promotion an earlier run recorded but was cut before making it the default.
+
+    Its own unfinished version is the newest one, made by the runner, launching the recorded
+    image, with the default still where the record says it was; anything else (the operator
+    moved the default, or made a newer version) is left as it is. The versions after it.
+    """
+    pending = book.owned.promoting
+    if not pending:
+        return versions
+    book.owned = book.owned.promotion_ended()
+    latest = max(versions, key=lambda v: int(v["VersionNumber"]))
+    if (_follows_latest(spec) or latest["DefaultVersion"] or not _by_runner(latest)
+            or latest["LaunchTemplateData"].get("ImageId") != pending.get("image")
+            or str(_default_number(versions)) != pending.get("from")):
+        return versions
+    access.set_default(ec2, spec, int(latest["VersionNumber"]))
+    summary.template_version, summary.promoted = int(latest["VersionNumber"]), pending["image"]
+    summary.warnings.append(f"finished the promotion of {pending['image']} (version "
+                            f"{latest['VersionNumber']}) that an earlier run was cut in")
+    return _versions(ec2, spec, summary)
+
+
 def recorded_images(ec2: Any, owned: record.Record) -> list[plan.Image]:
     """The images the record names that still exist (tags are labels, not proof)."""
     return access.images_by_id(ec2, sorted(owned.images))
+
+
+def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Image]:
+    """The record's images; an image is forgotten only when AWS says it is gone, and the
+    image of a started run an earlier cut left unrecorded is adopted (found by its name)."""
+    images = recorded_images(ec2, book.owned)
+    missing = sorted(set(book.owned.images) - {i.image_id for i in images})
+    if missing:
+        book.owned = book.owned.forget(access.gone(ec2, missing))
+        if set(missing) & set(book.owned.images):  # AWS says they exist: keep them listed
+            images = recorded_images(ec2, book.owned)
+    unfinished = {plan.image_name(job.backup_id, k): k for k in book.owned.runs}
+    if not unfinished:
+        return images
+    for raw in access.images_named(ec2, sorted(unfinished)):
+        key = unfinished.get(str(raw.get("Name")))
+        if key is None or book.owned.owns(raw["ImageId"]):
+            continue
+        refused = record.adoption_refused(book.owned, key, raw)
+        if refused:
+            summary.warnings.append(f"not adopting: {refused}")
+            continue
+        book.owned = book.owned.made(raw["ImageId"], key)
+        images.append(access.parse_image(raw))
+        summary.adopted.append(raw["ImageId"])
+    # A started run whose name no image holds made none (CreateImage never returned an id).
+    book.owned = book.owned.forget_runs(set(book.owned.runs) & set(unfinished.values()))
+    return images
 
 
 def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
@@ -151,31 +264,33 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
     group, spec = found
     instances = access.group_instances(ec2, group)
     before = record.read(ssm, record_name)
-    images = recorded_images(ec2, before)
-    owned = before.forget(set(before.images) - {i.image_id for i in images})
+    book = _Book(ssm, record_name, before, before)
+    images = _recorded(ec2, job, book, summary)
     summary.failed.extend(i.image_id for i in images if i.state in FAILED_STATES)
+    versions = _finish_promotion(ec2, book, spec, versions, summary)
+    if versions is None:
+        return
     raw, launched = _launched(ec2, spec, versions, images, instances)
-    promoted = False
+    promoted = summary.promoted is not None
     if not launched.exists:
-        promoted = _repair(ec2, spec, raw, launched, images, summary, job.recorded_version)
+        promoted = _repair(ec2, book, spec, versions, raw, launched, images, summary,
+                           job.recorded_version)
         if not promoted:
+            book.save()
             return
         versions = access.template_versions(ec2, spec, list(access.FLOATING_VERSIONS))
         raw, launched = _launched(ec2, spec, versions, images, instances)
 
     chosen = plan.operator_choice(launched, images)
-    written = before  # the record as AWS holds it now
     if key is not None:
-        prior = owned
-        owned, images = _maybe_create(ec2, ssm, record_name, job, key, now,
-                                      (spec, instances, images, chosen), owned, summary)
-        if owned is not prior:  # _maybe_create wrote the record it returns
-            written = owned
+        images = _maybe_create(ec2, book, job, key, now, (spec, instances, images, chosen),
+                               summary)
 
     target = plan.choose_promotion(images, launched)
     if target is not None:
-        launched = _promote(ec2, spec, raw, target, target.name, summary)
-        promoted = True
+        made = _promote(ec2, book, spec, versions, raw, target, target.name, summary)
+        if made is not None:
+            launched, promoted = made, True
     elif chosen and plan.newest(images):
         summary.skipped.append(f"not promoting: the template launches {chosen}, the operator's "
                                "choice; waiting for a backup of an instance that runs it")
@@ -183,18 +298,16 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
     # what live instances run: none of it may be deleted, whoever chose it.
     in_use = {image for image in (launched.image_id, *_still_launched(versions, spec, promoted),
                                   *(i.image_id for i in instances)) if image}
-    _prune(ec2, plan.decide_prune(images, job.retention, in_use), summary)
-    owned = owned.forget(set(summary.pruned))
-    if owned != written:
-        record.write(ssm, record_name, owned)
+    _retry_snapshots(ec2, book, summary)
+    _prune(ec2, book, spec, plan.decide_prune(images, job.retention, in_use), summary)
+    book.save()
     summary.set_newest_age(plan.newest(i for i in images if i.image_id not in summary.pruned))
 
 
-def _maybe_create(ec2: Any, ssm: Any, record_name: str, job: Job, key: str, now: datetime,
+def _maybe_create(ec2: Any, book: _Book, job: Job, key: str, now: datetime,
                   state: tuple[dict[str, Any], list[plan.Instance], list[plan.Image], str | None],
-                  owned: record.Record, summary: Summary
-                  ) -> tuple[record.Record, list[plan.Image]]:
-    """Take this run's image if the plan says so; the record and images after it.
+                  summary: Summary) -> list[plan.Image]:
+    """Take this run's image if the plan says so; the images after it.
 
     `state` is the template spec, the group's instances, the recorded images and the
     operator's chosen image (None when the runner's own promotion is launched).
@@ -206,14 +319,14 @@ def _maybe_create(ec2: Any, ssm: Any, record_name: str, job: Job, key: str, now:
     decision = plan.decide_create(images, source, key, chosen)
     if not decision.create or source is None:
         summary.skipped.append(decision.reason)
-        return owned, images
+        return images
     summary.source_instance = source.instance_id
     # The start is written before CreateImage: only then may a duplicate name be this run's.
-    owned = owned.started(key, source.instance_id, datetime.now(UTC))
-    record.write(ssm, record_name, owned)
-    image_id = _create_image(ec2, job, source, key, now, owned)
-    owned = owned.made(image_id, key)
-    record.write(ssm, record_name, owned)
+    book.owned = book.owned.started(key, source.instance_id, datetime.now(UTC))
+    book.save()
+    image_id = _create_image(ec2, job, source, key, now, book.owned)
+    book.owned = book.owned.made(image_id, key)
+    book.save()
     summary.created = image_id
     # One look, no waiting: an image already available is promoted now, else on its event.
     image_state = access.image_state(ec2, image_id) or "pending"
@@ -225,11 +338,12 @@ def _maybe_create(ec2: Any, ssm: Any, record_name: str, job: Job, key: str, now:
                       datetime.now(UTC), (),
                       {plan.TAG_SOURCE_IMAGE: source.image_id, plan.TAG_RUN: key},
                       source.architecture)
-    return owned, [*images, made]
+    return [*images, made]
 
 
-def _repair(ec2: Any, spec: dict[str, Any], raw: dict[str, Any], launched: plan.Launched,
-            images: list[plan.Image], summary: Summary, recorded_version: int | None) -> bool:
+def _repair(ec2: Any, book: _Book, spec: dict[str, Any], versions: list[dict[str, Any]],
+            raw: dict[str, Any], launched: plan.Launched, images: list[plan.Image],
+            summary: Summary, recorded_version: int | None) -> bool:
     """Point a template whose image was deregistered at the newest backup (else the image of
     the version recorded at deploy), at once."""
     target = plan.choose_repair(images, launched)
@@ -241,8 +355,9 @@ def _repair(ec2: Any, spec: dict[str, Any], raw: dict[str, Any], launched: plan.
                               "exists, and no available backup of the same architecture can "
                               "replace it: set the template's image by hand")
         return False
-    _promote(ec2, spec, raw, target, f"repair: {target.name or target.image_id} replaces "
-             f"deregistered {launched.image_id}", summary)
+    if _promote(ec2, book, spec, versions, raw, target, f"repair: {target.name or target.image_id}"
+                f" replaces deregistered {launched.image_id}", summary) is None:
+        return False
     summary.warnings.append(f"the template launched {launched.image_id}, which no longer "
                             f"exists; repaired: it launches {target.image_id}")
     return True
@@ -272,14 +387,55 @@ def _still_launched(versions: list[dict[str, Any]], spec: dict[str, Any], promot
             or str(v["VersionNumber"]) == pinned}
 
 
-def _prune(ec2: Any, prune: plan.PruneDecision, summary: Summary) -> None:
+def _retry_snapshots(ec2: Any, book: _Book, summary: Summary) -> None:
+    """Delete the snapshots an earlier deregistration left (AWS said "in use", say)."""
+    if not book.owned.snapshots:
+        return
+    deleted, warnings, _ = access.delete_snapshots(ec2, sorted(book.owned.snapshots))
+    book.owned = book.owned.snapshots_gone(deleted)
+    summary.deleted_snapshots.extend(deleted)
+    summary.warnings.extend(warnings)
+
+
+def _prune(ec2: Any, book: _Book, spec: dict[str, Any], prune: plan.PruneDecision,
+           summary: Summary) -> None:
+    """Deregister what the plan prunes, unless AWS says it is in use, or refuses.
+
+    Just before deregistering, the template is read again (an operator's rollback during the
+    run wins) and AWS is asked what references each image anywhere in the account and region
+    (DescribeImageReferences: instances, launch templates, SSM parameters, Image Builder
+    recipes; one call per 10 images). The group's own template counts only for the versions
+    it launches: its older versions hold older backups by design.
+    """
     summary.kept = [i.image_id for i in prune.kept]
     summary.protected = list(prune.protected)
+    summary.reasons.update({i: "a version the group's template launches, or an instance of "
+                            "the group, uses it" for i in prune.protected})
+    if not prune.delete:
+        return
+    now = _versions(ec2, spec, summary)
+    if now is None:
+        return
+    launched_now = {v["LaunchTemplateData"].get("ImageId") for v in now}
+    own = {str(v.get("LaunchTemplateId")) for v in now if v.get("LaunchTemplateId")}
+    candidates = [i for i in prune.delete if i.image_id not in launched_now]
+    refs = access.image_references(ec2, [i.image_id for i in candidates], own)
     for image in prune.delete:
-        removed = access.delete_image(ec2, image)
-        summary.pruned.append(removed.image_id)
+        why = ("the group's template launches it now (changed during this run)"
+               if image.image_id in launched_now else
+               "in use: " + ", ".join(refs[image.image_id]) if image.image_id in refs else None)
+        if why is None:
+            removed = access.delete_image(ec2, image)
+            summary.warnings.extend(removed.warnings)
+            why = None if removed.deregistered else f"deregistration refused: {removed.refused}"
+        if why is not None:
+            summary.protected.append(image.image_id)
+            summary.reasons[image.image_id] = why
+            continue
+        summary.pruned.append(image.image_id)
         summary.deleted_snapshots.extend(removed.snapshots)
-        summary.warnings.extend(removed.warnings)
+        book.owned = book.owned.forget({image.image_id}).snapshots_left(image.image_id,
+                                                                       removed.left)
 
 
 class AdoptionRefused(RuntimeError):

@@ -34,15 +34,27 @@ class Record:
 
     runs: dict[str, dict[str, str]] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
+    # Snapshots of deregistered images that AWS did not delete yet (id -> image): retried.
+    snapshots: dict[str, str] = field(default_factory=dict)
+    # A promotion under way on a $Default group: {"image": id, "from": the default's number}
+    # written before CreateLaunchTemplateVersion, cleared once the default moved (or the
+    # operator's change won). Left set, it tells the next run that the newest version, made by
+    # the runner with that image, is its own unfinished promotion, not an operator's choice.
+    promoting: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str) -> Record:
         data = json.loads(text)
-        return cls(dict(data.get("runs", {})), dict(data.get("images", {})))
+        return cls(dict(data.get("runs", {})), dict(data.get("images", {})),
+                   dict(data.get("snapshots", {})), dict(data.get("promoting", {})))
 
     def to_json(self) -> str:
-        return json.dumps({"runs": self.runs, "images": self.images}, sort_keys=True,
-                          separators=(",", ":"))
+        data: dict[str, Any] = {"runs": self.runs, "images": self.images}
+        if self.snapshots:  # written only when set: the common record stays as it was
+            data["snapshots"] = self.snapshots
+        if self.promoting:
+            data["promoting"] = self.promoting
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def owns(self, image_id: str) -> bool:
         return image_id in self.images
@@ -57,11 +69,28 @@ class Record:
 
     def made(self, image_id: str, key: str) -> Record:
         runs = {k: v for k, v in self.runs.items() if k != key}
-        return Record(runs, {**self.images, image_id: key})
+        return replace(self, runs=runs, images={**self.images, image_id: key})
 
     def forget(self, image_ids: set[str]) -> Record:
         return replace(self, images={k: v for k, v in self.images.items()
                                      if k not in image_ids})
+
+    def forget_runs(self, keys: set[str]) -> Record:
+        """Started runs that made no image (AWS has none by their name)."""
+        return replace(self, runs={k: v for k, v in self.runs.items() if k not in keys})
+
+    def snapshots_left(self, image_id: str, snapshot_ids: tuple[str, ...]) -> Record:
+        return replace(self, snapshots={**self.snapshots, **dict.fromkeys(snapshot_ids, image_id)})
+
+    def snapshots_gone(self, snapshot_ids: tuple[str, ...]) -> Record:
+        return replace(self, snapshots={k: v for k, v in self.snapshots.items()
+                                        if k not in snapshot_ids})
+
+    def promotion_started(self, image_id: str, default_version: int) -> Record:
+        return replace(self, promoting={"image": image_id, "from": str(default_version)})
+
+    def promotion_ended(self) -> Record:
+        return replace(self, promoting={})
 
 
 def _stamp(at: datetime) -> str:

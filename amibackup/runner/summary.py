@@ -38,6 +38,8 @@ class Summary:
     deleted_snapshots: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # image id -> why it was not pruned
+    adopted: list[str] = field(default_factory=list)  # images of runs an earlier cut left
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)

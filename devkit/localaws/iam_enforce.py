@@ -156,12 +156,21 @@ class _Lookups:
         boundary = role.get("PermissionsBoundary") or {}
         return boundary.get("PermissionsBoundaryArn")
 
+    def image_snapshots(self, image_id: str) -> list[str]:
+        try:
+            found = self.client("ec2").describe_images(ImageIds=[image_id],
+                                                       IncludeDisabled=True)["Images"]
+        except ClientError:
+            return []
+        return [m["Ebs"]["SnapshotId"] for i in found for m in i.get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("SnapshotId")]
+
     def where(self) -> Where:
         arn = self.client("sts").get_caller_identity()["Arn"]
         partition, account = arn.split(":")[1], arn.split(":")[4]
         return Where(partition, account, self._client.meta.region_name, self.ec2_tags,
-                     self.template_id, self.function_tags, self.resource_tags,
-                     self.role_boundary)
+                     self.template_id, self.function_tags, self.image_snapshots,
+                     self.resource_tags, self.role_boundary)
 
 
 def _access_key(session: Any) -> str | None:

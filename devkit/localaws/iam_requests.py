@@ -27,6 +27,7 @@ STAR_ONLY = frozenset({
     "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeTags",
     "autoscaling:DescribeAutoScalingGroups", "scheduler:ListSchedules",
     "lambda:ListFunctions", "ssm:DescribeParameters",
+    "ec2:DescribeImageReferences",
 })
 # Needs no permission at all ("GetCallerIdentity": "No permissions are required").
 UNAUTHORIZED_OK = frozenset({"sts:GetCallerIdentity"})
@@ -50,6 +51,7 @@ class Where:
     ec2_tags: Callable[[str], dict[str, str]]  # resource id -> its current tags
     template_id: Callable[[str], str]  # launch template name -> its id
     function_tags: Callable[[str], dict[str, str]] = field(default=lambda _arn: {})
+    image_snapshots: Callable[[str], list[str]] = field(default=lambda _id: [])
     # any other taggable resource's current tags by ARN (IAM roles, SSM parameters, EventBridge
     # rules, CloudWatch alarms, KMS keys), and a role's permissions boundary ARN by role name
     resource_tags: Callable[[str], dict[str, str]] = field(default=lambda _arn: {})
@@ -105,7 +107,12 @@ def _ec2(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
         request_tags = tag_context("RequestTag", _tags(params.get("Tags")))
         return [existing(f"ec2:{op}", rid, **request_tags) for rid in params["Resources"]]
     if op == "DeregisterImage":
-        return [existing("ec2:DeregisterImage", params["ImageId"])]
+        # DeleteAssociatedSnapshots deletes the image's snapshots too: DeleteSnapshot on each
+        # (Service Authorization Reference: DeregisterImage, resource types image, snapshot).
+        snapshots = where.image_snapshots(params["ImageId"]) \
+            if params.get("DeleteAssociatedSnapshots") else []
+        return [existing("ec2:DeregisterImage", params["ImageId"]),
+                *(existing("ec2:DeleteSnapshot", snap) for snap in snapshots)]
     if op == "DeleteSnapshot":
         return [existing("ec2:DeleteSnapshot", params["SnapshotId"])]
     if op in ("CreateLaunchTemplateVersion", "ModifyLaunchTemplate", "DeleteLaunchTemplate"):

@@ -20,6 +20,7 @@ from typing import Any
 LAYER_MODULES = (
     "devkit.localaws.launch_templates",
     "devkit.localaws.ec2",
+    "devkit.localaws.amis",
     "devkit.localaws.lambda_",
     "devkit.localaws.naming",
     "devkit.localaws.scheduler",

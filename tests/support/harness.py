@@ -104,6 +104,22 @@ class ProviderClient:
 
 
 @contextmanager
+def served_port(argv: list[str], env: dict[str, str]) -> Iterator[int]:
+    """Start a plugin server as the engine does; the port it prints first (stopped after)."""
+    proc = subprocess.Popen(argv, env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"{argv[0]} did not print its port: {line!r} {err}")
+        yield int(line)
+    finally:
+        stop_process(proc)
+
+
+@contextmanager
 def provider_process(env: dict[str, str], module: str = "pulumi.dynamic"
                      ) -> Iterator[ProviderClient]:
     """Start the dynamic provider server as the engine would and connect to it.
@@ -111,18 +127,8 @@ def provider_process(env: dict[str, str], module: str = "pulumi.dynamic"
     `module` "devkit.localaws.enforced_provider" runs the same server under an enforced IAM
     policy (see that module for the environment it reads).
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", module], env={**os.environ, **env},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.isdigit():
-            err = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"provider did not print its port: {line!r} {err}")
-        client = ProviderClient(int(line))
+    with served_port([sys.executable, "-u", "-m", module], env) as port:
+        client = ProviderClient(port)
         grpc.channel_ready_future(client.channel).result(timeout=30)
         yield client
         client.channel.close()
-    finally:
-        stop_process(proc)

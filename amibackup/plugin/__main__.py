@@ -1,0 +1,5 @@
+"""`python -m amibackup.plugin <engine address>`: the provider plugin's server."""
+
+from amibackup.plugin.provider import main
+
+main()
