@@ -169,8 +169,8 @@ def boundary_policy(partition: str, account: str, region: str = "*") -> dict[str
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",
          "Action": ["ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
-                    "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeImageReferences",
-                    "autoscaling:DescribeAutoScalingGroups"]},
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "autoscaling:DescribeAutoScalingGroups", *IMAGE_REFERENCE_READS]},
         {"Sid": "ImageGroupInstances", "Effect": "Allow", "Action": "ec2:CreateImage",
          "Resource": arn("ec2", "instance/*"),
          "Condition": {"Null": {"aws:ResourceTag/aws:autoscaling:groupName": "false"}}},
@@ -230,7 +230,8 @@ def deployer_policy(partition: str, account: str, region: str = "*",
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # no resource types
          "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeImages",
-                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules"]},
+                    "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules",
+                    *IMAGE_REFERENCE_READS]},  # teardown asks what uses each image
         {"Sid": "ReadBoundary", "Effect": "Allow", "Resource": boundary,
          "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"]},
         {"Sid": "ReadRoles", "Effect": "Allow", "Resource": roles,
