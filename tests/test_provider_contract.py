@@ -251,5 +251,5 @@ def test_tags_update_in_place_on_function_and_roles(provider, aws, group):
     for tags in (fn_tags, role_tags):
         assert tags["team"] == "api" and "old" not in tags and tags["amibackup:backup"] == id_
         job = deployed_job(aws, outs)
-    assert job["tags"] == {"team": "api"}
+    assert job["tags"] == {"team": "api", "amibackup:stack": id_}  # declared outside a stack
     provider.delete(id_, updated)
