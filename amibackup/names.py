@@ -52,8 +52,29 @@ def image_name(backup_id: str, run: str) -> str:
     return f"{PREFIX}-{safe}-{run}"
 
 
+DESCRIPTION_MAX = 255  # CreateImage Description: "Up to 255 characters"
+TAG_VALUE_MAX = 256  # EC2, IAM and Lambda tag values alike
+TAG_SYMBOLS = "_.:/=+-@"  # with letters, separators and numbers: what IAM and Lambda accept
+
+
 def image_description(backup_id: str, group_name: str, run: str) -> str:
-    return f"{PREFIX} {backup_id} of group {group_name}, run {run}"
+    """The AMI's description, within CreateImage's 255 characters: a group name too long
+    for it (names go up to 255) is shortened with "..."."""
+    head, tail = f"{PREFIX} {backup_id} of group ", f", run {run}"
+    room = DESCRIPTION_MAX - len(head) - len(tail)
+    group = group_name if len(group_name) <= room else group_name[:room - 3] + "..."
+    return f"{head}{group}{tail}"
+
+
+def tag_text_ok(text: str) -> bool:
+    """Characters IAM and Lambda accept in a tag: letters, spaces, numbers, `_.:/=+-@`."""
+    return all(c in TAG_SYMBOLS or unicodedata.category(c)[0] in "LZN" for c in text)
+
+
+def tag_value(text: str) -> str:
+    """`text` as a tag value every service accepts (the function's and roles' `amibackup:owner`,
+    from a resource name that may hold any character): others -> '-', at most 256."""
+    return "".join(c if tag_text_ok(c) else "-" for c in text)[:TAG_VALUE_MAX]
 
 
 @dataclass(frozen=True)

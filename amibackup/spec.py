@@ -9,11 +9,12 @@ not need to know about Pulumi.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from amibackup.names import STEM_MAX, TAG_SYMBOLS, tag_text_ok
+from amibackup.runner.config import ENVIRONMENT_LIMIT, Job, environment_size, job_environment
 from amibackup.schedule import FREQUENCIES, ScheduleError, check_timezone, resolve
 from amibackup.schema import DEFAULT_RETENTION, DEFAULTS, MAX_RETENTION, PERSISTENCE_KEYS
 
@@ -23,8 +24,7 @@ GROUP_NAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")  # AutoScalingGroupName: pri
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # IAM TagRole and Lambda TagResource accept keys and values of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`
 # only (botocore's models; EC2 allows any character). Tags go to the roles and function too,
-# so one rule for all: letters, separators (spaces), numbers and these symbols.
-TAG_SYMBOLS = "_.:/=+-@"
+# so one rule for all: letters, separators (spaces), numbers and these symbols (names.py).
 TOPIC_RE = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256})$")
 
 UnknownPredicate = Callable[[Any], bool]
@@ -85,7 +85,8 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
             add(flag, f"must be true or false; got {known[flag]!r}")
 
     _check_persistence(known.get("persistence"), is_unknown, add)
-    _check_tags(known.get("tags"), is_unknown, add)
+    if not _check_tags(known.get("tags"), is_unknown, add):
+        _check_environment(known, add)
 
     region = known.get("region")
     region_ok = isinstance(region, str) and REGION_RE.fullmatch(region)
@@ -96,11 +97,6 @@ def validate(props: Mapping[str, Any], is_unknown: UnknownPredicate = _never_unk
     if owner is not None and not isinstance(owner, str):
         add("owner", f"must be a string (project/stack/name); got {owner!r}")
     return problems
-
-
-def tag_text_ok(text: str) -> bool:
-    """Characters IAM and Lambda accept in a tag: letters, spaces, numbers, `_.:/=+-@`."""
-    return all(c in TAG_SYMBOLS or unicodedata.category(c)[0] in "LZN" for c in text)
 
 
 def topic_region(arn: str) -> str | None:
@@ -202,7 +198,45 @@ def _check_persistence(
         ))
 
 
-def _check_tags(tags: Any, is_unknown: UnknownPredicate, add: Callable[[str, str], None]) -> None:
+# The longest values the deployed job can hold for what is not known at plan time: the
+# backup id (stem + "-" + 8 hex), region, template id (lt- + 17 hex), version and period.
+_LONGEST_ID, _LONGEST_REGION, _LONGEST_TEMPLATE = "b" * (STEM_MAX + 9), "r" * 20, "lt-" + "0" * 17
+_LARGEST_NUMBER = 10**12
+
+
+def _check_environment(known: Mapping[str, Any], add: Callable[[str, str], None]) -> None:
+    """The runner's job (with the tags) must fit Lambda's 4 KB of environment variables."""
+    tags = known.get("tags") or {}
+    if not isinstance(tags, Mapping) or not all(isinstance(v, str) for v in tags.values()):
+        return  # unknown tag values: checked at create, before anything is made
+    group = known.get("group_name")
+    if not isinstance(group, str):
+        return  # unknown yet: checked at create, before anything is made
+    job = Job(backup_id=_LONGEST_ID, group_name=group, region=_LONGEST_REGION,
+              template_id=_LONGEST_TEMPLATE, recorded_version=_LARGEST_NUMBER,
+              period_seconds=_LARGEST_NUMBER, tags=dict(tags))
+    size = environment_size(job_environment(job))
+    if size > ENVIRONMENT_LIMIT:
+        add("tags", f"the runner's job carries your tags in its Lambda environment, which would "
+                    f"be up to {size} bytes; Lambda allows {ENVIRONMENT_LIMIT} bytes in total. "
+                    f"Shorten or remove tags (about {size - ENVIRONMENT_LIMIT} bytes too many)")
+
+
+def _check_tags(tags: Any, is_unknown: UnknownPredicate, add: Callable[[str, str], None]
+                ) -> bool:
+    """Each tag's rules; True when a problem was reported."""
+    found: list[str] = []
+
+    def note(field: str, message: str) -> None:
+        found.append(field)
+        add(field, message)
+
+    _check_each_tag(tags, is_unknown, note)
+    return bool(found)
+
+
+def _check_each_tag(tags: Any, is_unknown: UnknownPredicate,
+                    add: Callable[[str, str], None]) -> None:
     if tags is None:
         return
     if not isinstance(tags, Mapping):

@@ -83,9 +83,9 @@ def timed_invocations() -> Iterator[list[tuple[float, dict[str, Any]]]]:
     made: list[tuple[float, dict[str, Any]]] = []
     plain = lambda_runtime.invoke
 
-    def timed(lam: Any, function: str, event: Any) -> Any:
+    def timed(lam: Any, function: str, event: Any, at: datetime | None = None) -> Any:
         start = time.perf_counter()
-        result = plain(lam, function, event)
+        result = plain(lam, function, event, at=at)
         made.append((time.perf_counter() - start, result))
         return result
     with mock.patch.object(lambda_runtime, "invoke", timed):

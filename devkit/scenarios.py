@@ -32,6 +32,7 @@ from devkit.localaws.server import FAKE_CREDENTIALS
 
 EMULATOR_AMI = "ami-12c6146b"  # one of the images moto ships in every region
 T0 = datetime(2026, 11, 1, tzinfo=UTC)  # the first scheduled run of the tests' hourly jobs
+HOURLY = "cron(0 * * * ? *)"  # the tests' jobs' schedule (the `hourly` preset)
 NAME_PREFIX = SCHEDULE_PREFIX  # every AWS name of a backup's parts starts with it (see Names)
 Result = TypeVar("Result")
 
@@ -140,7 +141,9 @@ def group_instances(clients: Any, group: str) -> list[dict[str, Any]]:
 
 def hourly_job(n: int, group_name: str = "web", backup_id: str = "b1", retention: int = 3,
                start: datetime = T0, **options: Any) -> Job:
-    """The runner's job (as deployed) for the n-th hourly run from `start`."""
+    """The runner's job (as deployed, on an hourly schedule) for the n-th hourly run from
+    `start`."""
+    options.setdefault("schedule_expression", HOURLY)
     return Job(backup_id, group_name, retention=retention,
                scheduled_time=(start + timedelta(hours=n)).isoformat(), **options)
 
@@ -158,6 +161,13 @@ def deployed(job: Job) -> Iterator[None]:
             os.environ.pop(ENV_VAR, None)
         else:
             os.environ[ENV_VAR] = saved
+
+
+def on_time(event: dict[str, Any]) -> Any:
+    """For a handler called directly with a scheduled event: the runner's clock at the event's
+    scheduled time, as when Scheduler delivers it (see lambda_runtime.wall_clock)."""
+    return lambda_runtime.wall_clock(datetime.fromisoformat(
+        str(event["scheduled_time"])))
 
 
 def schedule_of(clients: Any, backup_id: str) -> dict[str, Any]:
@@ -183,11 +193,11 @@ def scheduled_times(clients: Any, backup_id: str, ticks: int,
 
 
 def fire_schedule(clients: Any, backup_id: str, at: datetime) -> dict[str, Any]:
-    """What the schedule's target does at `at`: the deployed function invoked, as Lambda
-    would (its configuration, environment and a context), with the target's Input."""
+    """What the schedule's target does at `at`: the deployed function invoked at that time, as
+    Lambda would (its configuration, environment and a context), with the target's Input."""
     target = schedule_of(clients, backup_id)["Target"]
     return dict(lambda_runtime.invoke(clients("lambda"), target["Arn"],
-                                      scheduled_event(clients, backup_id, at)))
+                                      scheduled_event(clients, backup_id, at), at=at))
 
 
 def play_schedule(clients: Any, backup_id: str, ticks: int, start: datetime = T0

@@ -29,7 +29,7 @@ from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from devkit.localaws.iam_enforce import enforce, role_identity
 from devkit.localaws.layers import install_layers
-from devkit.scenarios import DemoGroup, create_group, deployed
+from devkit.scenarios import DemoGroup, create_group, deployed, on_time
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SHIPPED = json.loads((Path(__file__).resolve().parents[1] / "policies" / "deployer.json")
@@ -74,7 +74,7 @@ def run(aws: Clients, made: BackupSpec, backup_id: str, n: int, role: str | None
     job = backup.runner_job(made, backup_id, REGION, made_template(aws, made.group_name),
                             owner=made.owner)
     event = {"scheduled_time": (T0 + timedelta(hours=n)).isoformat()}
-    with deployed(job):
+    with deployed(job), on_time(event):
         if role is None:
             return handler(event)
         with as_role(aws, role) as enforcer:

@@ -7,7 +7,6 @@ orphaned and no image the group needs deleted, with a re-run finishing the job.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +24,9 @@ from amibackup.runner.cycle import Job, backup_images, run_cycle
 from amibackup.runner.handler import handler
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
+from devkit.localaws import ssm as local_ssm
 from devkit.scenarios import (
+    HOURLY,
     DemoGroup,
     Leftovers,
     create_group,
@@ -33,6 +34,7 @@ from devkit.scenarios import (
     deployed,
     hourly_job,
     leftovers,
+    on_time,
     runs_at_once,
 )
 from tests.support.faults import Faults, faulty_clients
@@ -135,9 +137,10 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     orphan = [i.image_id for i in backup_images(clients("ec2"), "b1") if i.image_id not in made]
     assert len(orphan) == 1 and default_image(clients("ec2"), group.template_id) == made[-1]
 
-    # Until the dead run's lease expires, a retry does nothing (and harms nothing).
+    # Until the dead run's lease expires, a retry does nothing (and harms nothing), and fails
+    # so that the error metric and the alarm fire.
     blocked = run_cycle(job(3), clients)
-    assert blocked.created is None and "another run holds the lock" in blocked.skipped[0]
+    assert blocked.created is None and "another run holds the lock" in blocked.failed[0]
     _expire_lease(clients)
     retry = run_cycle(job(3), clients)
     # The retry finds the dead run's image by its name: the record shows this run started
@@ -149,16 +152,25 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
 
 
 def _expire_lease(clients: Clients) -> None:
-    """Time passing beyond the lease (LEASE_SECONDS = the Lambda's maximum run time)."""
-    clients("ssm").put_parameter(Name=Names("b1").lock_parameter, Type="String", Overwrite=True,
-                                 Value=json.dumps({"owner": "dead", "expires": 0}))
+    """Time passing beyond the lease (LEASE_SECONDS = the Lambda's maximum run time), as AWS
+    stamps it on the lock (LastModifiedDate)."""
+    local_ssm.backdate(Names("b1").lock_parameter, lock.LEASE_SECONDS + 1)
 
 
 def test_two_handler_invocations_at_once_make_one_image(aws, group):
     event = {"scheduled_time": T0.isoformat()}
-    with deployed(Job("b1", "web")):
-        results = runs_at_once(lambda: handler(dict(event)), lambda: handler(dict(event)))
-    assert len([r for r in results if r["created"]]) == 1
+
+    def invocation() -> dict[str, Any] | str:
+        try:
+            return dict(handler(dict(event)))
+        except RuntimeError as failed:  # the invocation that met the lock fails loudly
+            return str(failed)
+
+    with deployed(Job("b1", "web", schedule_expression=HOURLY)), on_time(event):
+        results = runs_at_once(invocation, invocation)
+    made = [r for r in results if isinstance(r, dict) and r["created"]]
+    assert len(made) == 1
+    assert [r for r in results if isinstance(r, str) and "holds the lock" in r], results
     assert len(backup_images(Clients("us-east-1")("ec2"), "b1")) == 1
 
 

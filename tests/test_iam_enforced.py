@@ -38,7 +38,15 @@ from devkit.localaws.iam_enforce import enforce
 from devkit.localaws.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, evaluate
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 from devkit.localaws.layers import install_layers
-from devkit.scenarios import DemoGroup, create_group, default_image, deployed, group_instances
+from devkit.scenarios import (
+    HOURLY,
+    DemoGroup,
+    create_group,
+    default_image,
+    deployed,
+    group_instances,
+    on_time,
+)
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 T0 = datetime(2026, 11, 5, tzinfo=UTC)
@@ -67,9 +75,10 @@ def scope(group: DemoGroup, backup_id: str = "b1") -> Scope:
 def run_handler(group: DemoGroup, n: int) -> dict[str, Any]:
     """The deployed runner's n-th hourly run (its job fixed at deploy, in its environment)."""
     job = Job("b1", group.group_name, region=REGION, retention=2,
-              template_id=group.template_id)
-    with deployed(job):
-        return handler({"scheduled_time": (T0 + timedelta(hours=n)).isoformat()})
+              template_id=group.template_id, schedule_expression=HOURLY)
+    event = {"scheduled_time": (T0 + timedelta(hours=n)).isoformat()}
+    with deployed(job), on_time(event):
+        return handler(event)
 
 
 def image_tags(backup_id: str) -> list[dict[str, str]]:
@@ -331,8 +340,10 @@ def test_d_delete_removes_the_backup_images_under_the_deployer_policy(aws, group
     outs = backup.create(aws, spec)
     backup_id = outs["backup_id"]
     for n in range(2):
-        with deployed(backup.runner_job(spec, backup_id, REGION, owner=spec.owner)):
-            handler({"scheduled_time": (T0 + timedelta(hours=n)).isoformat()})
+        event = {"scheduled_time": (T0 + timedelta(hours=n)).isoformat()}
+        with deployed(backup.runner_job(spec, backup_id, REGION, owner=spec.owner)), \
+                on_time(event):
+            handler(event)
     assert len(backup_images(aws("ec2"), backup_id)) == 2
     with as_deployer() as enforcer:
         backup.delete(Clients(REGION), backup_id, spec, outs["recorded_version"])

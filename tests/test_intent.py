@@ -26,6 +26,7 @@ from devkit.scenarios import (
     default_image,
     deployed,
     hourly_job,
+    on_time,
     roll_group,
 )
 
@@ -150,7 +151,9 @@ def test_template_claimed_by_another_backup_fails_the_run_and_touches_nothing(cl
         group.base_image
     with deployed(hourly_job(5, group.group_name)), \
             pytest.raises(RuntimeError, match="other-backup"):
-        handler({"scheduled_time": "2026-11-01T05:00:00Z"})
+        event = {"scheduled_time": "2026-11-01T05:00:00Z"}
+        with on_time(event):
+            handler(event)
 
 
 def test_claim_by_this_backup_is_fine(clients, group):
@@ -315,7 +318,9 @@ def test_deleted_group_is_a_clean_logged_failure_every_run(clients, group, caplo
     for hour in (1, 2):
         with deployed(hourly_job(hour, group.group_name)), \
                 pytest.raises(RuntimeError, match=f"group {group.group_name} not found"):
-            handler({"scheduled_time": f"2026-11-01T0{hour}:00:00Z"})
+            event = {"scheduled_time": f"2026-11-01T0{hour}:00:00Z"}
+            with on_time(event):
+                handler(event)
 
 
 def test_deleted_template_is_a_clean_logged_failure_every_run(clients, group):

@@ -116,6 +116,22 @@ def test_duplicate_image_name_is_refused(ec2: Any, instance_id: str) -> None:
     ec2.create_image(InstanceId=instance_id, Name="twice")  # free again once deregistered
 
 
+def test_image_name_and_description_follow_createimage_constraints(ec2: Any,
+                                                                  instance_id: str) -> None:
+    """Rule t18-1: names of 3-128 allowed characters, descriptions of at most 255."""
+    long_text = "d" * 256
+    with plain_moto():
+        ec2.create_image(InstanceId=instance_id, Name="n,1", Description=long_text)
+        ec2.create_image(InstanceId=instance_id, Name="n" * 129)
+    for name, description, code in (("ok-name", long_text, "InvalidParameterValue"),
+                                    ("n" * 129, "", "InvalidAMIName.Malformed"),
+                                    ("a,b", "", "InvalidAMIName.Malformed")):
+        with pytest.raises(ClientError) as refused:
+            ec2.create_image(InstanceId=instance_id, Name=name, Description=description)
+        assert refused.value.response["Error"]["Code"] == code
+    ec2.create_image(InstanceId=instance_id, Name="x(1) [a]/b'c@d_e.f", Description="d" * 255)
+
+
 def test_images_stay_pending_until_released(ec2: Any, instance_id: str) -> None:
     events: list[dict[str, Any]] = []
     unsubscribe = strict_ec2.on_ami_event(events.append)

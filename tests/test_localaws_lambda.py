@@ -78,3 +78,31 @@ def test_account_settings_report_the_quota(lambda_client: Any) -> None:
 
 def test_minimum_is_100_or_the_whole_small_quota() -> None:
     assert [unreserved_minimum(q) for q in (10, 50, 100, 1000)] == [10, 50, 100, 100]
+
+
+BIG = {"AMIBACKUP_CONFIG": "x" * 4100}  # over Lambda's 4 KB of environment variables
+
+
+def test_environment_over_4kb_is_refused(lambda_client: Any) -> None:
+    """Rule t18-2: CreateFunction and UpdateFunctionConfiguration refuse more than 4 KB."""
+    with plain_moto():
+        lambda_client.create_function(FunctionName="big-plain", Role=ROLE, Runtime="python3.12",
+                                      Handler="handler.handler", Code={"ZipFile": _zip()},
+                                      Environment={"Variables": BIG})
+        lambda_client.update_function_configuration(FunctionName="first",
+                                                    Environment={"Variables": BIG})
+    for call in (
+        lambda: lambda_client.create_function(
+            FunctionName="big", Role=ROLE, Runtime="python3.12", Handler="handler.handler",
+            Code={"ZipFile": _zip()}, Environment={"Variables": BIG}),
+        lambda: lambda_client.update_function_configuration(
+            FunctionName="second", Environment={"Variables": BIG}),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        assert "exceeded the 4KB limit" in refused.value.response["Error"]["Message"]
+    assert "big" not in [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]]
+    fits = {"AMIBACKUP_CONFIG": "x" * 4000}
+    lambda_client.update_function_configuration(FunctionName="second",
+                                                Environment={"Variables": fits})

@@ -112,12 +112,15 @@ def test_an_event_asking_for_more_than_the_time_is_refused(clients, group, capsy
 
 def test_a_run_key_in_the_future_is_refused(clients, group):
     _, outs = deploy(clients)
-    future = datetime.now(UTC) + timedelta(hours=1)
+    now = T0 - timedelta(seconds=30)  # the invocation's wall clock
+    future = T0 + timedelta(hours=1)  # a firing time of the hourly schedule, still to come
     with pytest.raises(RefusedEvent, match="in the future"):
-        invoke(clients("lambda"), outs["function_name"], {"scheduled_time": future.isoformat()})
+        invoke(clients("lambda"), outs["function_name"], {"scheduled_time": future.isoformat()},
+               at=now)
     assert not record.read(clients("ssm"), Names(outs["backup_id"]).record_parameter).images
-    soon = datetime.now(UTC) + timedelta(seconds=30)  # within the clock skew allowed
-    out = invoke(clients("lambda"), outs["function_name"], {"scheduled_time": soon.isoformat()})
+    # T0, 30 s ahead of the clock: within the clock skew allowed
+    out = invoke(clients("lambda"), outs["function_name"], {"scheduled_time": T0.isoformat()},
+                 at=now)
     assert out["created"]
 
 

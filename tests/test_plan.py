@@ -35,14 +35,15 @@ def inst(instance_id: str, minutes: int = 0, *, image_id: str = "ami-base",
 
 
 def img(image_id: str, hour: int, *, state: str = "available", source: str = "ami-base",
-        created_hour: int | None = None, tagged_run: bool = True) -> Image:
-    """A backup made by the run at T0 + `hour` hours (created then unless told otherwise)."""
+        created_hour: int | None = None, recorded_run: bool = True) -> Image:
+    """A backup made by the run at T0 + `hour` hours (created then unless told otherwise);
+    the record names its run unless `recorded_run` is false. Its tags say the same, but only
+    the record counts."""
     run = run_key(T0 + timedelta(hours=hour))
     created = T0 + timedelta(hours=hour if created_hour is None else created_hour)
-    tags = {TAG_BACKUP: "b-1", TAG_SOURCE_IMAGE: source}
-    if tagged_run:
-        tags[TAG_RUN] = run
-    return Image(image_id, f"amibackup-b-1-{run}", state, created, (f"snap-{image_id}",), tags)
+    tags = {TAG_BACKUP: "b-1", TAG_SOURCE_IMAGE: source, TAG_RUN: run}
+    return Image(image_id, f"amibackup-b-1-{run}", state, created, (f"snap-{image_id}",), tags,
+                 run=run if recorded_run else None)
 
 
 def ours(image_id: str) -> Launched:
@@ -246,7 +247,7 @@ def test_prune_orders_by_run_key_not_creation_time() -> None:
 
 
 def test_prune_falls_back_to_creation_time_without_run_tag() -> None:
-    images = [img("ami-a", 0, tagged_run=False), img("ami-b", 3, tagged_run=False)]
+    images = [img("ami-a", 0, recorded_run=False), img("ami-b", 3, recorded_run=False)]
     decision = decide_prune(images, 1, in_use=())
     assert ids(decision.kept) == {"ami-b"}
 
@@ -294,3 +295,29 @@ def test_run_key_crosses_the_date_line_to_utc() -> None:
 def test_run_key_same_instant_same_key() -> None:
     ny = timezone(timedelta(hours=-4))
     assert run_key(T0) == run_key(T0.astimezone(ny)) == "20240501T1200Z"
+
+
+def test_order_comes_from_the_recorded_run_never_from_the_run_tag() -> None:
+    """Issue 15 item 2: a rewritten `amibackup:run` tag does not make the oldest backup new."""
+    oldest, newest = img("ami-old", 0), img("ami-new", 5)
+    forged = Image(oldest.image_id, oldest.name, oldest.state, oldest.created,
+                   oldest.snapshot_ids, {**oldest.tags, TAG_RUN: run_key(T0 + timedelta(days=9))},
+                   run=oldest.run)
+    assert ids(decide_prune([forged, newest], 1, in_use=()).kept) == {"ami-new"}
+    assert choose_promotion([forged, newest], ours("ami-new")) is None
+    retry = decide_create([forged], inst("i-a"), forged.tags[TAG_RUN], None)
+    assert retry.create is True  # the tag names a run the record does not: no retry guard
+
+
+@pytest.mark.parametrize(("at", "key"), [
+    (datetime(999, 1, 2, 3, 4, tzinfo=UTC), "09990102T0304Z"),
+    (datetime(2026, 11, 1, 0, 0, tzinfo=UTC), "20261101T0000Z"),
+])
+def test_run_keys_have_four_digit_years_and_compare_as_times(at, key) -> None:
+    """Issue 15 item 4: year 999 no longer sorts after every real run."""
+    from amibackup.runner.plan import run_time
+
+    assert run_key(at) == key and run_time(key) == at
+    assert run_time("9990102T0304Z") is None  # an old unpadded key is no time at all
+    old = Image("ami-999", "n", "available", T0, run=run_key(datetime(999, 1, 1, tzinfo=UTC)))
+    assert ids(decide_prune([old, img("ami-now", 0)], 1, in_use=()).kept) == {"ami-now"}

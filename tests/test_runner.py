@@ -18,7 +18,9 @@ from amibackup.runner.clients import Clients
 from amibackup.runner.config import ENV_VAR, job_environment
 from amibackup.runner.cycle import Job, Summary, backup_images, run_cycle
 from amibackup.runner.handler import handler
+from devkit.localaws import ssm as local_ssm
 from devkit.scenarios import (
+    HOURLY,
     T0,
     DemoGroup,
     create_group,
@@ -27,6 +29,7 @@ from devkit.scenarios import (
     hand_pick_ami,
     hourly_job,
     interrupt_instance,
+    on_time,
     runs_at_once,
 )
 
@@ -177,8 +180,10 @@ def test_failed_image_is_reported_and_never_promoted(clients, group, monkeypatch
     assert summary.failed == [summary.created] and summary.promoted is None
     assert default_image(clients("ec2"), group.template_id) == before
     with images_start_as("failed"), pytest.raises(RuntimeError, match="image creation failed"):
-        deploy(monkeypatch, Job("b1", group.group_name))
-        handler({"scheduled_time": (T0 + timedelta(hours=1)).isoformat()})
+        deploy(monkeypatch, Job("b1", group.group_name, schedule_expression=HOURLY))
+        event = {"scheduled_time": (T0 + timedelta(hours=1)).isoformat()}
+        with on_time(event):
+            handler(event)
 
 
 def test_no_instance_is_a_clean_skip(clients):
@@ -215,16 +220,19 @@ def test_retried_run_makes_no_second_image(clients, group):
 def test_two_runs_at_once_make_one_image(clients, group):
     results = runs_at_once(lambda: run(clients, group, 0), lambda: run(clients, group, 1))
     assert len([r for r in results if r.created]) == 1
-    assert any("another run holds the lock" in s for r in results for s in r.skipped)
+    # The scheduled run that met the lock fails (the error metric and alarm fire).
+    assert any("another run holds the lock" in s for r in results for s in r.failed)
     assert len(backup_images(clients("ec2"), "b1")) == 1
 
 
 def test_stale_lock_of_a_crashed_run_is_taken_over(clients, group):
     ssm = clients("ssm")
-    lock.acquire(ssm, Names("b1").lock_parameter, "crashed run", lease=-1)
+    lock.acquire(ssm, Names("b1").lock_parameter, "crashed run")
+    local_ssm.backdate(Names("b1").lock_parameter, lock.LEASE_SECONDS + 1)  # by AWS's stamp
     assert run(clients, group, 0).created
     lock.acquire(ssm, Names("b1").lock_parameter, "live run")
-    assert run(clients, group, 1).created is None
+    blocked = run(clients, group, 1)
+    assert blocked.created is None and "'live run'" in blocked.failed[0]
 
 
 def test_manual_ami_change_is_not_overwritten(clients, group):
@@ -257,8 +265,10 @@ def test_image_tags_let_users_find_backups(clients, group):
 
 def test_handler_runs_the_schedule_input(clients, group, monkeypatch):
     deploy(monkeypatch, Job.from_config({"backup_id": "h1", "group_name": group.group_name,
-                                         "retention": 2.0}))
-    out = handler({"scheduled_time": "2026-11-01T10:00:00Z"})
+                                         "retention": 2.0, "schedule_expression": HOURLY}))
+    event = {"scheduled_time": "2026-11-01T10:00:00Z"}
+    with on_time(event):
+        out = handler(event)
     assert out["created"] and out["run"] == "20261101T1000Z"
     monkeypatch.delenv(ENV_VAR)
     with pytest.raises(ValueError, match=ENV_VAR):
@@ -279,8 +289,10 @@ def test_handler_logs_one_json_line_with_the_request_id(clients, group, capsys, 
     root_handler.emit = runtime.append  # type: ignore[method-assign]
     logging.getLogger().addHandler(root_handler)
     try:
-        deploy(monkeypatch, Job("log1", group.group_name))
-        handler({"scheduled_time": "2026-11-01T10:00:00Z"}, _Context())
+        deploy(monkeypatch, Job("log1", group.group_name, schedule_expression=HOURLY))
+        event = {"scheduled_time": "2026-11-01T10:00:00Z"}
+        with on_time(event):
+            handler(event, _Context())
     finally:
         logging.getLogger().removeHandler(root_handler)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]

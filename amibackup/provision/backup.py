@@ -20,6 +20,7 @@ from amibackup.names import (
     Names,
     new_backup_id,
     stack_of,
+    tag_value,
 )
 from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
@@ -27,7 +28,7 @@ from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients, make_config
-from amibackup.runner.config import Job, job_environment
+from amibackup.runner.config import ENVIRONMENT_LIMIT, Job, environment_size, job_environment
 from amibackup.schema import BackupSpec
 from amibackup.spec import topic_region
 
@@ -37,7 +38,8 @@ LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 def runner_job(spec: BackupSpec, backup_id: str, region: str,
                template_id: str | None = None, recorded_version: int | None = None,
                period_seconds: int | None = None, owner: str | None = None) -> Job:
-    """The runner's whole job, fixed at deploy in the function's environment.
+    """The runner's whole job, fixed at deploy in the function's environment: with the
+    schedule it may run at, and how late Scheduler may deliver a run.
 
     Its images carry the stack tag: the runner's permissions boundary lets it make and
     delete images of its own stack only.
@@ -46,7 +48,10 @@ def runner_job(spec: BackupSpec, backup_id: str, region: str,
                template_id=template_id, recorded_version=recorded_version,
                period_seconds=period_seconds, retention=spec.retention,
                no_reboot=spec.no_reboot,
-               tags={**spec.tags, TAG_STACK: stack_of(owner or spec.owner, backup_id)})
+               tags={**spec.tags, TAG_STACK: stack_of(owner or spec.owner, backup_id)},
+               schedule_expression=spec.schedule_expression, timezone=spec.timezone,
+               delivery_window_seconds=scheduler.delivery_window_seconds(),
+               paused=spec.paused)
 
 
 def _resource_tags(spec: BackupSpec, backup_id: str, owner: str | None = None
@@ -135,6 +140,25 @@ def _boundary(clients: Clients, scope: policy.Scope) -> tuple[str, list[str]]:
     return arn, [warning] if warning else []
 
 
+def runner_environment(spec: BackupSpec, backup_id: str, region: str, template_id: str,
+                       recorded: int | None, owner: str | None = None) -> dict[str, str]:
+    """The function's environment (the runner's job); refused when over Lambda's 4 KB.
+
+    Check refuses it at plan time; this catches values unknown then, and runs before
+    anything is made or changed (an update fails whole, not with the roles re-tagged).
+    """
+    period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
+    environment = job_environment(runner_job(spec, backup_id, region, template_id, recorded,
+                                             int(period), owner))
+    size = environment_size(environment)
+    if size > ENVIRONMENT_LIMIT:
+        raise ProvisionError(
+            f"tags: the runner's job carries your tags in its Lambda environment, which would "
+            f"be {size} bytes; Lambda allows {ENVIRONMENT_LIMIT} bytes in total. Shorten or "
+            f"remove tags (about {size - ENVIRONMENT_LIMIT} bytes too many)")
+    return environment
+
+
 def _roles(clients: Clients, spec: BackupSpec, scope: policy.Scope, tags: dict[str, str],
            boundary: str) -> tuple[str, str]:
     """The runner's and the scheduler's roles, with their boundary, policies and tags."""
@@ -166,18 +190,18 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     owner = owner or spec.owner
     tags = _resource_tags(spec, backup_id, owner)
     if owner:
-        tags[TAG_OWNER] = owner
+        tags[TAG_OWNER] = tag_value(owner)  # a resource name may hold any character
     recorded = recorded_version if recorded_version is not None else found.default_version
     period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
-    environment = job_environment(runner_job(spec, backup_id, scope.region, found.template_id,
-                                             recorded, int(period), owner))
+    environment = runner_environment(spec, backup_id, scope.region, found.template_id,
+                                     recorded, owner)
     boundary, boundary_warnings = _boundary(clients, scope)
     runner_role, scheduler_role = _roles(clients, spec, scope, tags, boundary)
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
                                                         tags, environment)
     warnings = boundary_warnings + warnings
     rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
-                                  function_arn)
+                                  function_arn, enabled=not spec.paused)
     request = scheduler.schedule_request(
         names.schedule, spec.schedule_expression, spec.timezone, not spec.paused,
         function_arn, scheduler_role, f"amibackup {backup_id} of group {spec.group_name}")
@@ -202,7 +226,8 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
 def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
     """The backup's available images, newest first, and the newest of them."""
     owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
-    images = access.images_by_id(clients("ec2"), sorted(owned.images))
+    images = [i.of_run(owned.images[i.image_id])
+              for i in access.images_by_id(clients("ec2"), sorted(owned.images))]
     available = sorted((i for i in images if i.state == "available"),
                        key=lambda i: i.order, reverse=True)
     return {"image_ids": [i.image_id for i in available],
@@ -240,6 +265,8 @@ def create(clients: Clients, spec: BackupSpec, owner: str | None = None) -> dict
     claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                             found.template_name)
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
+    runner_environment(spec, backup_id, clients.region or "", found.template_id,
+                       found.default_version, owner)  # fits, before anything is made
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     try:
         return ensure(clients, spec, backup_id, owner=owner)
@@ -262,6 +289,9 @@ def update(clients: Clients, spec: BackupSpec, backup_id: str, olds: dict[str, A
         claim.check_group_alone(clients("autoscaling"), found.group, found.template_id,
                                 found.template_name)
         recorded = None
+    runner_environment(spec, backup_id, clients.region or "", found.template_id,
+                       int(recorded) if recorded is not None else found.default_version,
+                       owner)
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     outs = ensure(clients, spec, backup_id,
                   recorded_version=int(recorded) if recorded is not None else None, owner=owner)

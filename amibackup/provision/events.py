@@ -22,8 +22,10 @@ TARGET_ID = "runner"
 STATEMENT_ID = "amibackup-ami-events"  # the function's permission for this rule
 
 
-def rule_request(names: Names, backup_id: str) -> dict[str, Any]:
-    return {"Name": names.ami_rule, "EventBusName": "default", "State": "ENABLED",
+def rule_request(names: Names, backup_id: str, enabled: bool = True) -> dict[str, Any]:
+    """The rule; disabled while the backup is paused (no promotion, no pruning then)."""
+    return {"Name": names.ami_rule, "EventBusName": "default",
+            "State": "ENABLED" if enabled else "DISABLED",
             "EventPattern": json.dumps(EVENT_PATTERN, sort_keys=True),
             "Description": f"amibackup {backup_id}: AMI state changes to its runner"}
 
@@ -35,9 +37,10 @@ def permission_request(function_name: str, rule_arn: str) -> dict[str, Any]:
             "SourceArn": rule_arn}
 
 
-def ensure_rule(events: Any, lam: Any, names: Names, backup_id: str, function_arn: str) -> str:
+def ensure_rule(events: Any, lam: Any, names: Names, backup_id: str, function_arn: str,
+                enabled: bool = True) -> str:
     """Rule, the function's permission scoped to it, and the target; return the rule ARN."""
-    rule_arn = str(events.put_rule(**rule_request(names, backup_id))["RuleArn"])
+    rule_arn = str(events.put_rule(**rule_request(names, backup_id, enabled))["RuleArn"])
     _ensure_permission(lam, permission_request(names.function, rule_arn))
     events.put_targets(Rule=names.ami_rule, EventBusName="default",
                        Targets=[{"Id": TARGET_ID, "Arn": function_arn}])

@@ -22,9 +22,10 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 def _sources() -> list[tuple[str, bytes]]:
     root = Path(amibackup.__file__).parent
-    # The runner and the two modules it imports beside it; test_package proves that is all.
+    # The runner and the modules it imports beside it (the schedule's firing times for the
+    # runs it accepts); test_package proves that is all.
     shipped = [root / "access.py", root / "names.py", root / "schema.py",
-               *(root / "runner").glob("*.py")]
+               *(root / "runner").glob("*.py"), *(root / "schedule").glob("*.py")]
     files = [root / "__init__.py", *sorted(shipped)]
     return [(f"amibackup/{f.relative_to(root).as_posix()}", f.read_bytes()) for f in files]
 

@@ -12,6 +12,18 @@ from amibackup.provision.lambda_fn import job_of
 GROUP = "default"
 # Scheduler substitutes this with the run's scheduled time: it names the run's image.
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+FLEXIBLE_TIME_WINDOW: dict[str, Any] = {"Mode": "OFF"}
+# A retried delivery of the same run carries the same scheduled time, so it cannot make a
+# second image; 10 minutes is the shortest schedule period.
+RETRY_POLICY = {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}
+
+
+def delivery_window_seconds() -> int:
+    """How late after its scheduled time Scheduler may still deliver a run: the flexible
+    window plus the retry policy's event age. The runner refuses older scheduled times."""
+    flexible = int(FLEXIBLE_TIME_WINDOW.get("MaximumWindowInMinutes", 0)) * 60 \
+        if FLEXIBLE_TIME_WINDOW["Mode"] == "FLEXIBLE" else 0
+    return flexible + int(RETRY_POLICY["MaximumEventAgeInSeconds"])
 
 
 def schedule_input() -> str:
@@ -24,14 +36,12 @@ def schedule_request(name: str, expression: str, timezone: str, enabled: bool,
     return {
         "Name": name, "GroupName": GROUP, "ScheduleExpression": expression,
         "ScheduleExpressionTimezone": timezone, "State": "ENABLED" if enabled else "DISABLED",
-        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "FlexibleTimeWindow": dict(FLEXIBLE_TIME_WINDOW),
         "Description": description[:512],
         "Target": {
             "Arn": function_arn, "RoleArn": role_arn,
             "Input": schedule_input(),
-            # A retried delivery of the same run carries the same scheduled time, so it
-            # cannot make a second image; 10 minutes is the shortest schedule period.
-            "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600},
+            "RetryPolicy": dict(RETRY_POLICY),
         },
     }
 

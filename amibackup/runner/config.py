@@ -36,6 +36,12 @@ class Job:
     template_id: str | None = None  # the group's template at deploy; another one is refused
     recorded_version: int | None = None  # the template's default at deploy (repair's fallback)
     period_seconds: int | None = None  # the schedule's period: how stale "stale" is
+    # The deployed schedule: a run is accepted only at one of its firing times, no older than
+    # the delivery window (Scheduler's flexible window + its retry policy's event age).
+    schedule_expression: str | None = None
+    timezone: str = "UTC"
+    delivery_window_seconds: int | None = None
+    paused: bool = False  # paused: nothing is created, promoted or pruned
     scheduled_time: str | None = None  # from the event, never from the configuration
 
     @classmethod
@@ -58,11 +64,15 @@ class Job:
         if not isinstance(tags, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             raise ConfigError(f"{ENV_VAR}: tags must map strings to strings")
-        no_reboot = data.get("no_reboot", DEFAULTS["no_reboot"])
-        if not isinstance(no_reboot, bool):
-            raise ConfigError(f"{ENV_VAR}: no_reboot must be true or false")
-        return cls(**{**data, "retention": int(retention), "tags": dict(tags),
-                      "no_reboot": no_reboot})
+        for flag in ("no_reboot", "paused"):
+            if not isinstance(data.get(flag, False), bool):
+                raise ConfigError(f"{ENV_VAR}: {flag} must be true or false")
+        window = data.get("delivery_window_seconds")
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int)
+                                   or window < 0):
+            raise ConfigError(f"{ENV_VAR}: delivery_window_seconds must be a whole number of "
+                              f"seconds, 0 or more; got {window!r}")
+        return cls(**{**data, "retention": int(retention), "tags": dict(tags)})
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Job:
@@ -89,7 +99,18 @@ class Job:
 
 
 CONFIG_FIELDS = ("backup_id", "group_name", "region", "template_id", "recorded_version",
-                 "retention", "no_reboot", "tags", "period_seconds")
+                 "retention", "no_reboot", "tags", "period_seconds", "schedule_expression",
+                 "timezone", "delivery_window_seconds", "paused")
+
+
+# Lambda: "Total size of environment variables set: 4 KB" (Lambda quotas). Measured as the
+# variables' JSON map in UTF-8, which is at least the sum of their names and values.
+ENVIRONMENT_LIMIT = 4096
+
+
+def environment_size(variables: Mapping[str, str]) -> int:
+    """Bytes of a function's environment variables, as measured against ENVIRONMENT_LIMIT."""
+    return len(json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def job_environment(job: Job | Mapping[str, Any]) -> dict[str, str]:

@@ -51,7 +51,10 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
                        owner=lock.unique_owner(f"run {label or key}")):
             _cycle(job, clients, now, key if create else None, summary)
     except lock.Busy as busy:
-        summary.skipped.append(f"{busy}; this run does nothing")
+        if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
+            summary.failed.append(f"{busy}; this scheduled run did nothing")
+        else:  # an image event: the run holding the lock promotes it
+            summary.skipped.append(f"{busy}; this run does nothing")
     except Exception as err:
         # Whatever ends the run, its summary (and the Failed metric the alarm watches) is
         # written, with the reason; the error then fails the invocation (Lambda's Errors).
@@ -221,8 +224,10 @@ def _finish_promotion(ec2: Any, book: _Book, spec: dict[str, Any],
 
 
 def recorded_images(ec2: Any, owned: record.Record) -> list[plan.Image]:
-    """The images the record names that still exist (tags are labels, not proof)."""
-    return access.images_by_id(ec2, sorted(owned.images))
+    """The images the record names that still exist (tags are labels, not proof), each with
+    the run the record says made it (its order and retry guard)."""
+    return [image.of_run(owned.images[image.image_id])
+            for image in access.images_by_id(ec2, sorted(owned.images))]
 
 
 def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Image]:
@@ -246,7 +251,7 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
             summary.warnings.append(f"not adopting: {refused}")
             continue
         book.owned = book.owned.made(raw["ImageId"], key)
-        images.append(access.parse_image(raw))
+        images.append(access.parse_image(raw).of_run(key))
         summary.adopted.append(raw["ImageId"])
     # A started run whose name no image holds made none (CreateImage never returned an id).
     book.owned = book.owned.forget_runs(set(book.owned.runs) & set(unfinished.values()))
@@ -337,7 +342,7 @@ def _maybe_create(ec2: Any, book: _Book, job: Job, key: str, now: datetime,
     made = plan.Image(image_id, plan.image_name(job.backup_id, key), image_state,
                       datetime.now(UTC), (),
                       {plan.TAG_SOURCE_IMAGE: source.image_id, plan.TAG_RUN: key},
-                      source.architecture)
+                      source.architecture, run=key)
     return [*images, made]
 
 

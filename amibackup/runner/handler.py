@@ -25,11 +25,13 @@ from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job
 from amibackup.runner.cycle import run_cycle
 from amibackup.runner.summary import Summary
+from amibackup.schedule.runs import fires_at
 
 _OWN_HANDLER = "amibackup-summary"
 log = logging.getLogger("amibackup.runner")
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # a run key later than now + this is refused
+DEFAULT_DELIVERY_WINDOW = timedelta(minutes=10)  # a job deployed without its own window
 SCHEDULE_KEYS = frozenset({"scheduled_time"})
 AMI_EVENT = ("aws.ec2", "EC2 AMI State Change")
 EVENT_ENVELOPE = frozenset({"version", "id", "detail-type", "source", "account", "time",
@@ -65,8 +67,15 @@ def configure_logging() -> logging.Logger:
     return logger
 
 
-def scheduled_time(event: dict[str, Any], now: datetime) -> str:
-    """The run's scheduled time; refused when the event asks for more, or for the future."""
+def clock() -> datetime:
+    """The wall clock the runner reads (Lambda's). Its one reader is `handler`; the dev kit's
+    Lambda runtime, which plays schedules fast-forwarded, sets it for an invocation."""
+    return datetime.now(UTC)
+
+
+def scheduled_time(event: dict[str, Any], now: datetime, job: Job | None = None) -> str:
+    """The run's scheduled time; refused when the event asks for more, or for a time that
+    is not a firing time of the deployed schedule within Scheduler's delivery window."""
     extra = sorted(set(event) - SCHEDULE_KEYS)
     if extra:
         raise RefusedEvent(f"event field(s) {', '.join(extra)} refused: the runner's group, "
@@ -82,7 +91,27 @@ def scheduled_time(event: dict[str, Any], now: datetime) -> str:
     if at > now + MAX_CLOCK_SKEW:
         raise RefusedEvent(f"scheduled_time {raw} is in the future (now {now.isoformat()}); "
                            "a run is never named after a time still to come")
+    if job is not None:
+        _check_firing_time(at, now, job)
     return at.astimezone(UTC).isoformat()
+
+
+def _check_firing_time(at: datetime, now: datetime, job: Job) -> None:
+    """Scheduler delivers a run at its scheduled time, or later by at most the flexible
+    window plus the retry policy's event age (the job's `delivery_window_seconds`); the
+    time is one the deployed schedule fires at. Anything else was made up by a caller."""
+    window = timedelta(seconds=job.delivery_window_seconds) \
+        if job.delivery_window_seconds is not None else DEFAULT_DELIVERY_WINDOW
+    if at < now - window - MAX_CLOCK_SKEW:
+        raise RefusedEvent(f"scheduled_time {at.isoformat()} is older than the schedule's "
+                           f"delivery window ({int(window.total_seconds())} s before now, "
+                           f"{now.isoformat()}): Scheduler never delivers it this late")
+    if not job.schedule_expression:
+        raise RefusedEvent("the deployed job has no schedule_expression, so no scheduled time "
+                           "can be checked; redeploy the backup with `pulumi up`")
+    if fires_at(job.schedule_expression, job.timezone, at) is False:
+        raise RefusedEvent(f"scheduled_time {at.isoformat()} is not a firing time of the "
+                           f"deployed schedule {job.schedule_expression} ({job.timezone})")
 
 
 def image_event(event: dict[str, Any], job: Job) -> tuple[str, str] | None:
@@ -106,10 +135,20 @@ def handle(event: dict[str, Any], job: Job, clients: Clients, request_id: str | 
         raise RefusedEvent(f"event must be a JSON object, not {type(event).__name__}")
     found = image_event(event, job)
     if found is None:
-        return run_cycle(job.at(scheduled_time(event, now)), clients, now=now,
-                         request_id=request_id)
+        at = scheduled_time(event, now, job)
+        if job.paused:
+            raise RefusedEvent(f"backup {job.backup_id} is paused: no run creates, promotes or "
+                               f"prunes anything (the schedule is disabled; scheduled_time "
+                               f"{at} came from someone else)")
+        return run_cycle(job.at(at), clients, now=now, request_id=request_id)
     image_id, state = found
     label = f"event {image_id} {state}"
+    if job.paused:  # the rule is disabled while paused: a late or forged delivery
+        summary = Summary(job.backup_id, job.group_name, label, request_id)
+        summary.skipped.append(f"backup {job.backup_id} is paused: image {image_id} is not "
+                               "promoted, nothing is pruned")
+        log.info(summary.to_json())
+        return summary
     owned = record.read(clients("ssm"), Names(job.backup_id).record_parameter)
     if not owned.owns(image_id):  # someone else's image: no lock, no writes
         summary = Summary(job.backup_id, job.group_name, label, request_id)
@@ -127,7 +166,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None)
     job = Job.from_environment()
     try:
-        summary = handle(event, job, Clients(job.region), request_id, datetime.now(UTC))
+        summary = handle(event, job, Clients(job.region), request_id, clock())
     except RefusedEvent as refused:
         keys = sorted(event) if isinstance(event, dict) else []
         log.error(json.dumps({"backup": job.backup_id, "request_id": request_id,

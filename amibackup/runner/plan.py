@@ -6,8 +6,9 @@ do, and does it. Standard library only (this ships to AWS Lambda).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from amibackup.names import (
@@ -50,24 +51,49 @@ class Image:
     snapshot_ids: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     architecture: str | None = None
+    # The run that made it, from the backup's record (never from the `amibackup:run` tag,
+    # which anyone with ec2:CreateTags may rewrite); None for an image the record lacks.
+    run: str | None = None
 
     @property
     def source_image(self) -> str | None:
         return self.tags.get(TAG_SOURCE_IMAGE)
 
     @property
-    def run(self) -> str | None:
-        return self.tags.get(TAG_RUN)
+    def order(self) -> tuple[datetime, str]:
+        """Age order: the time of the recorded run that made it (else its creation), then
+        the image id for ties. Compared as times, never as text."""
+        at = run_time(self.run) if self.run else None
+        return (at or self.created.astimezone(UTC), self.image_id)
 
-    @property
-    def order(self) -> tuple[str, str]:
-        """Age order: the scheduled run it belongs to, then the image id for ties."""
-        return (self.run or run_key(self.created), self.image_id)
+    def of_run(self, key: str | None) -> Image:
+        """This image as the record knows it: made by run `key`."""
+        return replace(self, run=key)
+
+
+_RUN_KEY = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z")
 
 
 def run_key(scheduled: datetime) -> str:
-    """The identity of one scheduled run: its minute in UTC (schedules are >= 10 min apart)."""
-    return scheduled.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    """The identity of one scheduled run: its minute in UTC (schedules are >= 10 min apart).
+
+    The year is always four digits (`strftime("%Y")` gives `999` for year 999 on Linux,
+    which would sort after every real run as text).
+    """
+    at = scheduled.astimezone(UTC)
+    return f"{at.year:04d}{at:%m%dT%H%M}Z"
+
+
+def run_time(key: str) -> datetime | None:
+    """The UTC minute a run key names; None for anything else (e.g. an unpadded year)."""
+    found = _RUN_KEY.fullmatch(key)
+    if not found:
+        return None
+    year, month, day, hour, minute = map(int, found.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def image_tags(

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadDateError, croniter
-
 from amibackup.schedule.days import matches_day
 from amibackup.schedule.eventbridge import Cron, Rate
 from amibackup.schedule.model import ScheduleError
@@ -71,6 +69,10 @@ def _skip_to_allowed_year(c: Cron, t: datetime) -> datetime | None:
 
 def _with_croniter(c: Cron, expr: str, after: datetime) -> Iterator[datetime]:
     """Wall-clock run times after `after` from croniter, restricted to the cron's years."""
+    # Imported here: the runner (standard library + boto3 only) checks firing times with
+    # `fires_at`, which needs no croniter.
+    from croniter import CroniterBadDateError, croniter
+
     cursor = _skip_to_allowed_year(c, after)
     while cursor is not None:
         it = croniter(expr, cursor)
@@ -138,3 +140,21 @@ def next_runs(
         anchor = start.replace(second=0, microsecond=0).astimezone(UTC)
         return [(anchor + parsed.interval * k).astimezone(tz) for k in range(1, count + 1)]
     return _cron_runs(parsed, count, tz, start)
+
+
+def fires_at(expression: str, timezone: str, instant: datetime) -> bool | None:
+    """Whether EventBridge Scheduler runs the cron `expression` at `instant` (aware).
+
+    None for rate(...): its runs count from when the schedule was created, which the
+    expression alone does not tell. Standard library only (the runner ships this).
+    """
+    parsed = parse(expression)
+    if isinstance(parsed, Rate):
+        return None
+    tz = ZoneInfo(timezone)
+    wall = instant.astimezone(tz).replace(tzinfo=None, fold=0)
+    if wall.second or wall.microsecond or wall.hour not in parsed.hours \
+            or wall.minute not in parsed.minutes or not matches_day(parsed, wall.date()):
+        return False
+    first = run_instant(wall, tz)
+    return first is not None and first.astimezone(UTC) == instant.astimezone(UTC)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from croniter import croniter
-
 from amibackup.schedule.fields import (
     DOM,
     EB_DOW,
@@ -79,6 +77,8 @@ def std_dow(text: str, where: str) -> tuple[str, set[int]]:
 
 def _croniter_sets(expr: str) -> list[set[int] | None]:
     """Per-field value sets as croniter understands them (None = every value)."""
+    from croniter import croniter  # here: the runner imports this package without croniter
+
     fields, _ = croniter.expand(expr)
     out: list[set[int] | None] = []
     for vals in fields:
@@ -121,6 +121,8 @@ def _check_standard_syntax(parts: list[str], where: str) -> None:
 
 def _cross_check(normal: str, ours: list[set[int]], where: str) -> None:
     """Refuse a field that croniter reads differently from us (so its meaning is unclear)."""
+    from croniter import croniter
+
     if not croniter.is_valid(normal):
         raise ScheduleError(
             f"{where}: not a valid cron expression (minute hour day-of-month month day-of-week)."

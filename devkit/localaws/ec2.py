@@ -14,10 +14,17 @@ AWS rules this layer encodes (moto lacks each one):
   using EventBridge"). moto makes images `available` at once and emits nothing. Here images
   stay `pending` inside `images_pending()` until they are released, and each release calls the
   listeners registered with `on_ami_event()`.
+- An AMI name is 3 to 128 characters of letters, numbers, `( ) [ ] . / - ' @ _` and spaces
+  ("Constraints: 3-128 alphanumeric characters, parentheses (()), square brackets ([]), spaces
+  ( ), periods (.), slashes (/), dashes (-), single quotes ('), at-signs (@), or underscores(_)",
+  EC2 API Reference, CreateImage `Name`): `InvalidAMIName.Malformed`. A description holds at
+  most 255 characters (CreateImage `Description`: "Constraints: Up to 255 characters"):
+  `InvalidParameterValue`. moto accepts any name and description.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -50,6 +57,24 @@ class Hold:
 
 _hold: Hold | None = None
 _held: dict[str, tuple[str, str, float | None]] = {}  # image id -> account, region, deadline
+
+
+AMI_NAME = re.compile(r"[A-Za-z0-9()\[\] ./'@_-]{3,128}")
+DESCRIPTION_MAX = 255
+
+
+def check_image_request(name: str, description: str | None) -> None:
+    """CreateImage's name and description constraints, as AWS refuses them."""
+    if not AMI_NAME.fullmatch(name or ""):
+        raise EC2ClientError(
+            "InvalidAMIName.Malformed",
+            f"AMI names must be between 3 and 128 characters long, and may contain letters, "
+            f"numbers, '(', ')', '.', '-', '/' and '_'; got {name!r}")
+    if description and len(description) > DESCRIPTION_MAX:
+        raise EC2ClientError(
+            "InvalidParameterValue",
+            f"Value ({description[:40]}...) for parameter description is invalid. Length "
+            f"exceeds maximum of {DESCRIPTION_MAX} characters ({len(description)})")
 
 
 class DuplicateAmiName(EC2ClientError):
@@ -144,7 +169,9 @@ def _release_expired() -> None:
 
 def create_image(self: AmiBackend, instance_id: str, name: str, description: str,
                  tag_specifications: list[dict[str, Any]]) -> Ami:
-    """Refuse a duplicate name, tag the snapshots, and hold the image when asked."""
+    """Refuse a malformed or duplicate name or a long description, tag the snapshots, and
+    hold the image when asked."""
+    check_image_request(name, description)
     for image in self.amis.values():
         if image.name == name and image.owner_id == self.account_id:  # type: ignore[attr-defined]
             raise DuplicateAmiName(name, image.id)

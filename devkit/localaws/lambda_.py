@@ -9,6 +9,14 @@ account's UnreservedConcurrentExecution below its minimum value of [10]." The mi
 therefore min(100, quota). GetAccountSettings reports the quota (`ConcurrentExecutions`) and
 the unreserved remainder. Plain moto enforces nothing unless MOTO_LAMBDA_CONCURRENCY_QUOTA is
 set (then always with a minimum of 100) and does not implement GetAccountSettings.
+
+Environment variables: "The total size of all environment variables doesn't exceed 4 KB"
+(Lambda Developer Guide, "Lambda quotas": "Total size of environment variables set: 4 KB";
+"Working with Lambda environment variables"). CreateFunction and UpdateFunctionConfiguration
+with more are refused with InvalidParameterValueException "Lambda was unable to configure your
+environment variables because the environment variables you have provided exceeded the 4KB
+limit. String measured: ...". The size is measured here as the JSON of the `Variables` map in
+UTF-8, as AWS's message shows it. Plain moto accepts any size.
 """
 
 from __future__ import annotations
@@ -52,6 +60,40 @@ def _reserved_by_others(backend: LambdaBackend, function_name: str) -> int:
                if fn.reserved_concurrency and fn.function_name != function_name)
 
 
+ENVIRONMENT_LIMIT = 4096  # bytes, all of a function's environment variables together
+
+
+def environment_size(variables: dict[str, str]) -> int:
+    """The size AWS measures: the variables as a JSON map, in UTF-8 bytes."""
+    return len(json.dumps(variables, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def check_environment(body: dict[str, Any]) -> None:
+    """Refuse environment variables over 4 KB in a CreateFunction/UpdateFunctionConfiguration."""
+    variables = (body.get("Environment") or {}).get("Variables") or {}
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if environment_size(variables) > ENVIRONMENT_LIMIT:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. String measured: "
+            f"{measured[:200]}")
+
+
+def create_function_response(self: LambdaResponse) -> Any:
+    check_environment(self.json_body)
+    return _plain_create_function_response(self)
+
+
+def update_function_configuration(self: LambdaBackend, function_name: str, qualifier: str,
+                                  body: dict[str, Any]) -> dict[str, Any] | None:
+    check_environment(body)
+    return _plain_update_function_configuration(self, function_name, qualifier, body)
+
+
+_plain_create_function_response = LambdaResponse.create_function
+_plain_update_function_configuration = LambdaBackend.update_function_configuration
+
+
 def put_function_concurrency(self: LambdaBackend, function_name: str,
                              reserved_concurrency: str) -> str:
     """Refuse a reservation that leaves less than the minimum unreserved, as AWS does."""
@@ -86,6 +128,8 @@ def get_account_settings(self: LambdaResponse) -> tuple[int, dict[str, str], str
 def patches() -> list[Patch]:
     return [
         Patch(LambdaBackend, "put_function_concurrency", put_function_concurrency),
+        Patch(LambdaResponse, "create_function", create_function_response),
+        Patch(LambdaBackend, "update_function_configuration", update_function_configuration),
         Patch(LambdaResponse, "get_account_settings", get_account_settings),
         Patch(lambda_urls.url_paths, ACCOUNT_SETTINGS_PATH, LambdaResponse.dispatch),
     ]

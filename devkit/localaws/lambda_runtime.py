@@ -13,6 +13,11 @@ EventBridge delivers an event to the targets of every rule whose pattern matches
 `EC2 AMI State Change` events the strict local AWS emits when it releases an image
 (devkit/localaws/ec2.py), matching `source` and `detail-type`, the fields amibackup's
 rule uses. An asynchronous invocation's error does not reach the sender: it is collected.
+
+Scheduler invokes the target at the scheduled time. Tests and the demo play a schedule
+fast-forwarded, so an invocation may be given the wall clock it runs at (`at`): the
+runner's clock (`amibackup.runner.handler.clock`) then reads `at` plus the time elapsed
+since the invocation began, as if Lambda had run it then. Nothing else in the process moves.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+from unittest import mock
 
 from devkit.localaws import ec2 as local_ec2
 
@@ -66,17 +73,33 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                     os.environ[key] = value
 
 
-def invoke(lam: Any, function: str, event: Any) -> Any:
+RUNNER_CLOCK = "amibackup.runner.handler.clock"
+
+
+@contextmanager
+def wall_clock(at: datetime | None) -> Iterator[None]:
+    """In the block, the runner's clock reads `at` (aware) plus the time since the block began;
+    None: the real clock."""
+    if at is None:
+        yield
+        return
+    started = time.monotonic()
+    with mock.patch(RUNNER_CLOCK, lambda: at + timedelta(seconds=time.monotonic() - started)):
+        yield
+
+
+def invoke(lam: Any, function: str, event: Any, at: datetime | None = None) -> Any:
     """Call the deployed function's handler with `event`, as Lambda would; its result.
 
     `function` is a name or ARN; errors the handler raises propagate (a failed invocation).
+    `at`: the wall clock the invocation runs at (see `wall_clock`), default the real one.
     """
     config = lam.get_function_configuration(FunctionName=function)
     variables = dict(config.get("Environment", {}).get("Variables", {}))
     context = Context(str(uuid.uuid4()), config["FunctionName"], config["FunctionArn"],
                       time.monotonic() + float(config.get("Timeout", 3)))
     handler = _handler_of(config["Handler"])
-    with _environment(variables):
+    with _environment(variables), wall_clock(at):
         return handler(json.loads(json.dumps(event)), context)  # the event crosses as JSON
 
 

@@ -10,10 +10,11 @@ upgrade the parameter to use the advanced-parameter tier." moto accepts any size
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from moto.ssm.exceptions import ValidationException
-from moto.ssm.models import SimpleSystemManagerBackend
+from moto.ssm.models import SimpleSystemManagerBackend, ssm_backends
 
 from devkit.localaws.layers import Patch
 
@@ -46,3 +47,11 @@ def put_parameter(self: SimpleSystemManagerBackend, name: str, description: str,
 
 def patches() -> list[Patch]:
     return [Patch(SimpleSystemManagerBackend, "put_parameter", put_parameter)]
+
+
+def backdate(name: str, seconds: float, region: str = "us-east-1",
+             account: str = "123456789012") -> None:
+    """Time passing for one parameter: its latest version's `LastModifiedDate` (AWS's stamp)
+    moves `seconds` into the past, as if written that long ago (tests of stale leases)."""
+    latest = ssm_backends[account][region]._parameters[name][-1]
+    latest.last_modified_date -= timedelta(seconds=seconds)
