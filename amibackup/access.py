@@ -8,7 +8,7 @@ one thing. boto3 + standard library only: this module ships in the runner's zip.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -393,3 +393,52 @@ def delete_snapshots(ec2: Any, snapshot_ids: list[str]
             warnings.append(f"snapshot {snap} kept for now ({error_code(err)}); "
                             "deleting it is retried")
     return tuple(deleted), tuple(warnings), tuple(left)
+
+
+# ------------------------------------------------------------------ the AMI event rule
+
+AMI_EVENT_SOURCE, AMI_EVENT_TYPE = "aws.ec2", "EC2 AMI State Change"
+AMI_RULE_STATES = ("available", "failed")  # the states the runner acts on
+NO_IMAGE = "amibackup:none"  # no AMI event carries this ImageId: the rule matches nothing
+MAX_PATTERN_CHARS = 2048  # EventBridge's default quota on an event pattern's size
+
+
+def ami_event_pattern(image_ids: Iterable[str]) -> dict[str, Any]:
+    """The rule's pattern: these images' `available`/`failed` events, nothing else.
+
+    With no image in flight it names an ImageId no event carries, so it matches nothing.
+    Ids that would take the pattern past EventBridge's size quota are left out (their
+    images are promoted by the next scheduled run instead).
+    """
+    wanted = sorted(set(image_ids))
+    while True:
+        pattern = {"source": [AMI_EVENT_SOURCE], "detail-type": [AMI_EVENT_TYPE],
+                   "detail": {"ImageId": wanted or [NO_IMAGE], "State": list(AMI_RULE_STATES)}}
+        if len(json.dumps(pattern, sort_keys=True)) <= MAX_PATTERN_CHARS or not wanted:
+            return pattern
+        wanted = wanted[:-1]
+
+
+def pattern_images(pattern: str | None) -> list[str]:
+    """The image ids a rule's pattern (JSON) names; [] for none or a pattern of another kind."""
+    try:
+        ids = json.loads(pattern or "{}").get("detail", {}).get("ImageId", [])
+    except (ValueError, AttributeError):
+        return []
+    return [i for i in ids if isinstance(i, str) and i != NO_IMAGE]
+
+
+def ami_rule_request(rule_name: str, backup_id: str, image_ids: Iterable[str] = (),
+                     enabled: bool = True) -> dict[str, Any]:
+    """PutRule's whole request: AWS replaces every field a PutRule leaves out."""
+    return {"Name": rule_name, "EventBusName": "default",
+            "State": "ENABLED" if enabled else "DISABLED",
+            "EventPattern": json.dumps(ami_event_pattern(image_ids), sort_keys=True),
+            "Description": f"amibackup {backup_id}: its images' AMI state changes to its runner"}
+
+
+def narrow_ami_rule(events: Any, rule_name: str, backup_id: str, image_ids: Iterable[str],
+                    enabled: bool = True) -> str:
+    """Point the backup's own rule at the images it has in flight; the rule's ARN."""
+    answer = events.put_rule(**ami_rule_request(rule_name, backup_id, image_ids, enabled))
+    return str(answer["RuleArn"])

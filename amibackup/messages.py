@@ -21,6 +21,15 @@ def engine_address(argv: list[str]) -> str | None:
 
 def warn(message: str, argv: list[str] | None = None) -> bool:
     """Show `message` as a Pulumi warning; True when the engine took it, else on stderr."""
+    return _log(message, "warning", argv)
+
+
+def info(message: str, argv: list[str] | None = None) -> bool:
+    """Show `message` as a Pulumi info line (e.g. what a preview looked up in AWS)."""
+    return _log(message, "info", argv)
+
+
+def _log(message: str, level: str, argv: list[str] | None) -> bool:
     address = engine_address(sys.argv if argv is None else argv)
     if address:
         import grpc
@@ -28,10 +37,11 @@ def warn(message: str, argv: list[str] | None = None) -> bool:
 
         try:
             with grpc.insecure_channel(address) as channel:
+                severity = engine_pb2.WARNING if level == "warning" else engine_pb2.INFO
                 engine_pb2_grpc.EngineStub(channel).Log(engine_pb2.LogRequest(
-                    severity=engine_pb2.WARNING, message=message, urn=""), timeout=10)
+                    severity=severity, message=message, urn=""), timeout=10)
             return True
         except grpc.RpcError:
             pass
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    print(f"{level}: {message}", file=sys.stderr, flush=True)
     return False

@@ -24,10 +24,10 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from amibackup import identity, spec
+from amibackup import identity, preview, spec
 from amibackup.drift import drifted
 from amibackup.identity import IDENTITY_KEY, AwsSettings
-from amibackup.messages import warn
+from amibackup.messages import info, warn
 from amibackup.schema import INPUT_KEYS, REPLACE_KEYS, BackupSpec
 
 __all__ = ["INPUT_KEYS", "REPLACE_KEYS", "AmiAutoBackupProvider", "changed_keys"]
@@ -49,11 +49,23 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
+def same_schedule(base: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Another spelling of the same schedule: a 5-field cron and its EventBridge form, a
+    preset by name or by its expression (an imported backup reads the expression back)."""
+    wanted = news.get("schedule_expression")
+    return (isinstance(wanted, str) and base.get("schedule_expression") == wanted
+            and not is_unknown(news.get("timezone"))
+            and _same(base.get("timezone"), news.get("timezone")))
+
+
 def changed_keys(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     """Inputs whose value differs; an unknown new value counts as a change."""
     base = spec.normalise(olds)
-    return [k for k in INPUT_KEYS
-            if is_unknown(news.get(k)) or not _same(base.get(k), news.get(k))]
+    changed = [k for k in INPUT_KEYS
+               if is_unknown(news.get(k)) or not _same(base.get(k), news.get(k))]
+    if same_schedule(base, news):
+        changed = [k for k in changed if k not in ("frequency", "cron")]
+    return changed
 
 
 class AmiAutoBackupProvider(ResourceProvider):
@@ -92,10 +104,9 @@ class AmiAutoBackupProvider(ResourceProvider):
         return self._default_region or None
 
     def _clients(self, props: dict[str, Any], region: str | None) -> Any:
-        from amibackup.runner.clients import Clients
-
-        session = identity.session(identity.settings_for(props, self._stack()), region)
-        return Clients(session.region_name, session=session)
+        """The process's clients for the backup's account and region (made once, reused)."""
+        return preview.clients(identity.settings_for(props, self._stack()), region,
+                               identity.session)
 
     def _existing(self, props: dict[str, Any]) -> Any:
         """Clients for a backup that exists: in its recorded region, whatever changed since."""
@@ -103,10 +114,42 @@ class AmiAutoBackupProvider(ResourceProvider):
                              or self._region(props))
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        problems = spec.validate(news, is_unknown)
+        problems = self.validate(_olds, news)
         failures = [CheckFailure(p.field.split(".")[0], f"{p.field}: {p.message}")
                     for p in problems]
         return CheckResult(spec.normalise(news, is_unknown), failures)
+
+    def validate(self, olds: dict[str, Any], news: dict[str, Any]) -> list[spec.Problem]:
+        """Every problem of the inputs (the provider plugin's Check too); a new valid backup
+        that would cross an AWS quota gets a warning."""
+        problems = spec.validate(news, is_unknown)
+        if not olds and not problems:  # a new backup: would it cross an AWS quota?
+            self._warn_quotas(news)
+        return problems
+
+    def _warn_quotas(self, news: dict[str, Any]) -> None:
+        """Count the account's rules and roles once per process; warn, naming the quota."""
+        from amibackup import quotas
+
+        if is_unknown(news.get("region")) or is_unknown(news.get(IDENTITY_KEY)):
+            return
+        try:
+            region = self._region(news)
+            settings = identity.settings_for(news, self._stack())
+            made = preview.quick(self._clients(news, region))
+        except Exception:  # noqa: BLE001 - no credentials: the create will say so
+            return
+        key = (settings, region)
+        fresh = key not in quotas.counted_keys()
+        used = quotas.usage(key, made)
+        if used.error is not None:
+            if fresh:
+                info(f"amibackup: could not count the account's EventBridge rules and IAM "
+                     f"roles in {region} to check their quotas ({used.error})")
+            return
+        name = news.get("backup_name") or news.get("group_name")
+        for message in used.add_backup():
+            warn(f"{name}: {message}")
 
     def use(self, stack: AwsSettings) -> None:
         """Set the account and region settings directly (the provider plugin's Configure)."""
@@ -138,25 +181,34 @@ class AmiAutoBackupProvider(ResourceProvider):
         changes += drifted(olds, news)
         if olds.get("code_sha256") and olds.get("code_sha256") != code_sha256():
             changes.append("code_sha256")  # a new amibackup version: ship its runner
-        if self._template_moved(olds):
+        if not changes and self._template_moved(olds):
+            # Only when nothing else changed: an update re-reads the group anyway.
             changes.append("launch_template_id")  # the group moved: re-scope runner and claim
         return changes
 
     def _template_moved(self, olds: dict[str, Any]) -> bool:
-        """Refresh saw it (group_template_id), or the group's template differs right now."""
-        from amibackup.provision import backup
+        """Refresh saw it (group_template_id), or the group's template differs right now.
 
+        The live answer comes from one listing of the region's groups per provider process,
+        shared by every backup of the preview (which says so, once).
+        """
+        recorded = olds.get("launch_template_id")
         seen = olds.get("group_template_id")
-        if seen and olds.get("launch_template_id") and seen != olds["launch_template_id"]:
+        if not recorded or not olds.get("group_name"):
+            return False
+        if seen and seen != recorded:
             return True
         try:
-            return backup.template_moved(self._existing(olds), olds)
+            known, current = preview.group_template(self._existing(olds), str(olds["group_name"]),
+                                                    announce=info)
         except Exception:  # noqa: BLE001 - a preview without AWS access still diffs inputs
             return False
+        return known and current is not None and current != recorded
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         from amibackup.provision import backup
 
+        preview.forget_listings()
         clients = self._clients(props, self._region(props))
         outs = backup.create(clients, BackupSpec.from_props(props), owner=props.get("owner"))
         return CreateResult(outs["backup_id"], self._finish(props, outs))
@@ -164,6 +216,7 @@ class AmiAutoBackupProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         from amibackup.provision import backup
 
+        preview.forget_listings()
         clients = self._existing({**news, "resolved_region": olds.get("resolved_region")})
         outs = backup.update(clients, BackupSpec.from_props(news), id_, olds,
                              owner=news.get("owner"))
@@ -183,6 +236,7 @@ class AmiAutoBackupProvider(ResourceProvider):
         from amibackup.drift import live_parts
         from amibackup.provision import backup
 
+        preview.forget_listings()
         clients = self._existing(props)
         outs = backup.read(clients, id_, props)
         if outs is None:
@@ -192,6 +246,7 @@ class AmiAutoBackupProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         from amibackup.provision import backup
 
+        preview.forget_listings()
         recorded = props.get("recorded_version")
         result = backup.delete(self._existing(props), id_,
                                BackupSpec.from_props(spec.normalise(props)),

@@ -46,6 +46,14 @@ def engine_bin() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+@lru_cache(maxsize=1)
+def yaml_host() -> Path:
+    """The YAML language host, built once (tools/build-yaml-host.sh) and put beside the CLI."""
+    out = subprocess.run(["bash", str(ROOT / "tools" / "build-yaml-host.sh"),
+                          str(engine_bin())], check=True, stdout=subprocess.PIPE, text=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
 def cli_env(work_dir: Path, endpoint: str | None, bin_dir: Path,
             base: Mapping[str, str]) -> dict[str, str]:
     """The documented offline environment: file backend, passphrase, no downloads, local AWS."""
@@ -66,10 +74,10 @@ def cli_env(work_dir: Path, endpoint: str | None, bin_dir: Path,
 
 
 def pulumi(args: Sequence[str], cwd: Path, work_dir: Path, endpoint: str | None,
-           timeout: float = 600) -> CliResult:
+           timeout: float = 600, extra_env: Mapping[str, str] | None = None) -> CliResult:
     """Run `pulumi ARGS` in `cwd` (a project folder); never raises on a non-zero exit."""
     bin_dir = engine_bin()
-    env = cli_env(work_dir, endpoint, bin_dir, os.environ)
+    env = {**cli_env(work_dir, endpoint, bin_dir, os.environ), **(extra_env or {})}
     work_dir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([str(bin_dir / "pulumi"), *args, "--color", "never"], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=timeout, check=False)

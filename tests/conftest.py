@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from amibackup.runner.clients import Clients
+from amibackup import preview
+from amibackup.runner.clients import Clients, forget_shared
 from devkit.localaws.layers import install_layers
 from devkit.localaws.server import FAKE_CREDENTIALS, moto_server, reset
 from devkit.scenarios import DemoGroup, create_group, fake_credentials
@@ -33,6 +34,17 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch, endpoint: str | None = None) -> N
 def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials so nothing can reach a real account."""
     _fake_aws(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _cold_start() -> Iterator[None]:
+    """Each test starts as a new Lambda sandbox and a new provider process would: the
+    runner's cached clients and the provider's cached sessions and listings are dropped."""
+    forget_shared()
+    preview.forget()
+    yield
+    forget_shared()
+    preview.forget()
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,14 @@ import pytest
 
 from amibackup.names import Names
 from amibackup.provision import backup
+from amibackup.provision.events import rule_request
 from amibackup.runner import lock
 from amibackup.runner.clients import Clients
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
-from devkit.localaws.ec2 import images_pending, release_images
+from devkit.localaws.ec2 import images_pending, on_ami_event, release_images
 from devkit.localaws.lambda_runtime import deliver_ami_events, invoke
 from devkit.scenarios import T0, DemoGroup, default_image, fire_schedule
-
-AMI_PATTERN = {"source": ["aws.ec2"], "detail-type": ["EC2 AMI State Change"]}
 
 
 def deploy(clients: Clients, **overrides: Any) -> str:
@@ -33,8 +32,9 @@ def deploy(clients: Clients, **overrides: Any) -> str:
                                             **overrides}))
     outs = backup.create(clients, spec)
     events, names = clients("events"), Names(outs["backup_id"])
-    # What provisioning deploys with the backup (the rule, named by names.ami_rule).
-    events.put_rule(Name=names.ami_rule, EventPattern=json.dumps(AMI_PATTERN), State="ENABLED")
+    # What provisioning deploys with the backup (the rule, named by names.ami_rule): it
+    # names no image until the runner has one in flight.
+    events.put_rule(**rule_request(names, outs["backup_id"]))
     events.put_targets(Rule=names.ami_rule, Targets=[{"Id": "runner",
                                                       "Arn": outs["function_arn"]}])
     return str(outs["backup_id"])
@@ -117,11 +117,17 @@ def test_an_event_for_another_image_changes_nothing(clients, group):
     with images_pending() as hold:
         clients("ec2").create_image(InstanceId=group_instance(clients, group), Name="teammate",
                                     NoReboot=True)
-    with mock.patch.object(lock, "acquire", side_effect=AssertionError("no lock")), \
-            deliver_ami_events(clients) as delivered:
-        release_images(hold.image_ids)
-    assert delivered.errors == []
-    [(_, summary)] = delivered.results
+    seen: list[dict[str, Any]] = []
+    unsubscribe = on_ami_event(seen.append)
+    try:
+        with deliver_ami_events(clients) as delivered:
+            release_images(hold.image_ids)
+    finally:
+        unsubscribe()
+    assert delivered.results == delivered.errors == []  # the rule names only its images
+    # Invoked with it all the same (by hand, or a stale pattern): no lock, no write.
+    with mock.patch.object(lock, "acquire", side_effect=AssertionError("no lock")):
+        summary = invoke(clients("lambda"), Names(backup_id).function, seen[0])
     assert summary["skipped"] == [f"image {hold.image_ids[0]} is not in this backup's record"]
     after = ssm.get_parameter(Name=Names(backup_id).record_parameter)["Parameter"]
     assert after["Version"] == record["Version"]  # no write

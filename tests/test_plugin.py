@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,8 @@ def test_check_refuses_a_stateful_group_naming_the_field(plugin: PluginClient) -
     fields = {p for p, _ in failures}
     assert fields == {"persistence", "retention", "tags"}, failures
     reason = dict(failures)["persistence"]
-    assert reason.startswith("persistence: data_volumes persistence makes the group stateful")
+    assert reason.startswith("persistence: dataVolumes persistence makes the group stateful")
+    assert "Turn off rootVolume/dataVolumes persistence" in reason
     assert dict(failures)["tags"].startswith("tags.aws:x: ")
 
 
@@ -168,6 +170,11 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert dict(replacing.detailedDiff)["groupName"].kind == \
         provider_pb2.PropertyDiff.UPDATE_REPLACE
     assert plugin.diff(id_, outs, news).changes == provider_pb2.DiffResponse.DIFF_NONE
+    pending, failures = plugin.check({**news, "retention": wire(UNKNOWN)}, olds=news)
+    assert failures == [] and plain(pending)["retention"] == UNKNOWN
+    unknown = plugin.diff(id_, outs, pending)  # not known yet: a change, shown, not refused
+    assert unknown.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(unknown.diffs) == ["retention"] and list(unknown.replaces) == []
 
     # Update: nothing changes in a preview; then it does.
     def deployed_retention() -> int:
@@ -181,10 +188,12 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert "tags" in secret_keys(outs)
 
     # Refresh: images made since show up; the inputs and secrets are kept.
-    made = fire_schedule(aws, id_, __import__("datetime").datetime(2026, 11, 2, 1))["created"]
+    made = fire_schedule(aws, id_, datetime(2026, 11, 2, 1, tzinfo=UTC))["created"]
     read_id, state, inputs = plugin.read(id_, outs, changed)
     assert read_id == id_ and plain(state)["latestImageId"] == made
     assert inputs == changed and "tags" in secret_keys(state)
+    after_refresh = plugin.diff(id_, state, inputs)
+    assert after_refresh.changes == provider_pb2.DiffResponse.DIFF_NONE, after_refresh
 
     # Import: only the id; the inputs come back from AWS as a program would declare them.
     read_id, imported, imported_inputs = plugin.read(id_, {}, {})
@@ -203,3 +212,55 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert not aws("scheduler").list_schedules()["Schedules"]
     gone_id, _, _ = plugin.read(id_, outs, changed)
     assert gone_id == ""
+
+
+# --- shared with the dynamic provider: what an imported backup needs ----------------------
+
+def test_the_same_schedule_spelled_otherwise_is_no_change() -> None:
+    from amibackup.provider import changed_keys
+    from amibackup.spec import normalise
+
+    imported = normalise({"group_name": "web", "frequency": "custom",
+                          "cron": "cron(30 2 ? * 2-6 *)", "timezone": "Europe/Dublin"})
+    declared = normalise({"group_name": "web", "frequency": "custom", "cron": "30 2 * * 1-5",
+                          "timezone": "Europe/Dublin"})
+    assert changed_keys(imported, declared) == []
+    preset = normalise({"group_name": "web", "frequency": "custom", "cron": "cron(0 * * * ? *)"})
+    assert changed_keys(preset, normalise({"group_name": "web", "frequency": "hourly"})) == []
+    other = normalise({**declared, "cron": "30 3 * * 1-5"})
+    assert changed_keys(imported, other) == ["cron"]
+    moved = normalise({**declared, "timezone": "UTC"})
+    assert changed_keys(imported, moved) == ["cron", "timezone"]
+
+
+def test_a_backup_moved_to_another_resource_takes_its_claim_along(clients, group) -> None:
+    from amibackup.provision import claim
+
+    ssm = clients("ssm")
+    claim.claim(ssm, group.template_id, "web-1", "py/dev/web-backup", "web")
+    claim.claim(ssm, group.template_id, "web-1", "yaml/dev/web-backup", "web")
+    assert claim.holder(ssm, group.template_id) == {"backup_id": "web-1",
+                                                    "owner": "yaml/dev/web-backup"}
+    claim.claim(ssm, group.template_id, "web-1", None, "web")  # no owner: left as it is
+    assert claim.holder(ssm, group.template_id)["owner"] == "yaml/dev/web-backup"
+
+
+def test_configure_reads_the_stack_config_and_a_provider_resource() -> None:
+    import asyncio
+
+    from pulumi.provider.experimental.property_value import PropertyValue
+    from pulumi.provider.experimental.provider import ConfigureRequest
+
+    from amibackup.plugin.provider import AmiBackupProvider
+
+    def configured(variables: dict[str, str], args: dict[str, PropertyValue]) -> tuple[
+            str | None, str | None]:
+        plugin = AmiBackupProvider()
+        answer = asyncio.run(plugin.configure(ConfigureRequest(variables, args, True, True)))
+        assert answer.supports_preview and answer.accept_secrets
+        return plugin.hooks.stack.region, plugin.hooks.stack.profile
+
+    assert configured({"amibackup:config:region": "eu-west-1",
+                       "amibackup:config:profile": "ops"}, {}) == ("eu-west-1", "ops")
+    assert configured({}, {"region": PropertyValue("ap-south-1")}) == ("ap-south-1", None)
+    assert configured({}, {}) == (None, None)

@@ -22,7 +22,9 @@ from amibackup.runner.clients import Clients
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise, validate
 from devkit.localaws.lambda_ import account_concurrency
+from devkit.localaws.server import FAKE_CREDENTIALS
 from devkit.scenarios import DemoGroup, create_group, default_image, leftovers
+from tests.support.harness import provider_process
 
 ACCOUNT = "123456789012"
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:backups"
@@ -354,7 +356,7 @@ def _backup_image(clients: Clients, group: DemoGroup, backup_id: str) -> str:
 # --- through the provider process (gRPC), as the engine drives it -----------------------
 
 def test_through_the_provider_a_moved_group_shows_in_preview_refresh_and_up(provider, aws,
-                                                                          group):
+                                                                          group, endpoint):
     news, failures = provider.check({"backup_name": "web-backup", "group_name": "web",
                                      "owner": "proj/dev/web-backup"})
     assert failures == []
@@ -364,7 +366,10 @@ def test_through_the_provider_a_moved_group_shows_in_preview_refresh_and_up(prov
     some = 2  # DiffResponse.DIFF_SOME (the dynamic provider reports no key names)
     assert provider.diff(id_, outs, news).changes != some  # nothing moved: no change
     new_template = _move_group(aws, group)
-    diff = provider.diff(id_, outs, news)
+    # The next `pulumi preview` is a new command, so a new provider process (a process
+    # lists the groups once and answers every Diff of its command from that listing).
+    with provider_process({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}) as later:
+        diff = later.diff(id_, outs, news)
     assert diff.changes == some and diff.replaces == []  # preview sees it: an update
     _, refreshed = provider.read(id_, outs)
     assert refreshed["group_template_id"] == new_template  # refresh sees it

@@ -68,10 +68,14 @@ NAMES = {f.name for f in (*FIELDS, *PERSISTENCE_FIELDS) if "_" in f.name}
 SNAKE_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
+def camel_text(text: str) -> str:
+    """`text` with the schema's snake_case property names in it made camelCase."""
+    return SNAKE_WORD.sub(lambda m: camel(m.group()) if m.group() in NAMES else m.group(), text)
+
+
 def describe(field: Field) -> str:
     """The field's doc, with its default; the schema's snake_case names in it made camelCase."""
-    text = SNAKE_WORD.sub(lambda m: camel(m.group()) if m.group() in NAMES else m.group(),
-                          field.doc)
+    text = camel_text(field.doc)
     if field.default is not None:
         shown = json.dumps(field.default)
         text = f"{text} Default: {shown}."

@@ -43,7 +43,14 @@ from pulumi.provider.experimental.provider import (
 
 from amibackup import spec
 from amibackup.identity import AwsSettings
-from amibackup.plugin.package_schema import CONFIG, PACKAGE, TOKEN, camel, schema_json
+from amibackup.plugin.package_schema import (
+    CONFIG,
+    PACKAGE,
+    TOKEN,
+    camel,
+    camel_text,
+    schema_json,
+)
 from amibackup.plugin.props import is_unknown, to_plain, to_wire
 from amibackup.provider import AmiAutoBackupProvider
 from amibackup.schema import INPUT_KEYS, OUTPUT_KEYS, REPLACE_KEYS
@@ -70,8 +77,10 @@ def failure_path(field: str) -> str:
 
 
 def check_failures(problems: list[spec.Problem]) -> list[CheckFailure]:
-    """One failure per problem, on the top-level property, its reason naming the field."""
-    return [CheckFailure(camel(p.field.split(".")[0]), f"{failure_path(p.field)}: {p.message}")
+    """One failure per problem, on the top-level property, its reason naming the field; the
+    property names in the reasons as the program spells them (camelCase)."""
+    return [CheckFailure(camel(p.field.split(".")[0]),
+                         f"{failure_path(p.field)}: {camel_text(p.message)}")
             for p in problems]
 
 
@@ -138,10 +147,11 @@ class AmiBackupProvider(Provider):
 
     async def check(self, request: CheckRequest) -> CheckResponse:
         news, secrets = to_plain(request.new_inputs)
+        olds, _ = to_plain(request.old_inputs)
         project, stack, name = urn_parts(request.urn)
         news.setdefault("owner", f"{project}/{stack}/{name}")
         news.setdefault("backup_name", name)
-        problems = spec.validate(news, is_unknown)
+        problems = await self._run(self.hooks.validate, olds, news)
         return CheckResponse(inputs=to_wire(spec.normalise(news, is_unknown), secrets),
                              failures=check_failures(problems))
 

@@ -371,6 +371,9 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
     lambda_fn.stop_invocations(clients("lambda"), names.function)
     ssm = clients("ssm")
     wait_for_runs(ssm, backup_id)
+    # A run that was in flight narrows its rule at its end (PutRule), which re-creates a
+    # rule deleted meanwhile: remove it again now that no run can start.
+    events.remove_rule(clients("events"), clients("lambda"), names)
     try:
         result = Teardown()
         if spec.deregister_on_delete:

@@ -50,6 +50,8 @@ def claim(ssm: Any, template_id: str, backup_id: str, owner: str | None,
             raise
     current = holder(ssm, template_id) or {"backup_id": "", "owner": ""}
     if current["backup_id"] == backup_id:
+        if owner and current["owner"] != owner:  # the backup moved to another resource
+            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         return
     if owner and current["owner"] == owner:  # the same resource, replaced: take over
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)

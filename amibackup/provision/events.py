@@ -1,9 +1,12 @@
 """The EventBridge rule that hands `EC2 AMI State Change` events to the runner.
 
 Images become `available` minutes after CreateImage; the event lets the runner promote
-at once instead of waiting (billed) or until the next scheduled run. The rule matches
-every AMI state change in the account's default bus: the runner tells its own images
-from the record, so the pattern needs no ownership test (EventBridge cannot know it).
+at once instead of waiting (billed) or until the next scheduled run. Each backup's rule
+names only the images that backup has in flight (`detail.ImageId`) and only the states
+the runner acts on (`available`, `failed`): the runner rewrites its own rule's pattern
+after CreateImage and when its images settle (access.narrow_ami_rule). With nothing in
+flight the pattern matches nothing. So an image's events wake its own runner only. The
+runner still checks its record: the pattern is routing, the record is ownership.
 """
 
 from __future__ import annotations
@@ -13,21 +16,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amibackup import access
 from amibackup.access import error_code
 from amibackup.names import Names
 from amibackup.provision.errors import ignore_missing
 
-EVENT_PATTERN = {"source": ["aws.ec2"], "detail-type": ["EC2 AMI State Change"]}
 TARGET_ID = "runner"
 STATEMENT_ID = "amibackup-ami-events"  # the function's permission for this rule
 
 
-def rule_request(names: Names, backup_id: str, enabled: bool = True) -> dict[str, Any]:
-    """The rule; disabled while the backup is paused (no promotion, no pruning then)."""
-    return {"Name": names.ami_rule, "EventBusName": "default",
-            "State": "ENABLED" if enabled else "DISABLED",
-            "EventPattern": json.dumps(EVENT_PATTERN, sort_keys=True),
-            "Description": f"amibackup {backup_id}: AMI state changes to its runner"}
+def rule_request(names: Names, backup_id: str, in_flight: list[str] | None = None,
+                 enabled: bool = True) -> dict[str, Any]:
+    """The rule as deployed: the images the runner has in flight, else none; disabled
+    while the backup is paused (no promotion, no pruning then)."""
+    return access.ami_rule_request(names.ami_rule, backup_id, in_flight or (), enabled)
 
 
 def permission_request(function_name: str, rule_arn: str) -> dict[str, Any]:
@@ -39,8 +41,13 @@ def permission_request(function_name: str, rule_arn: str) -> dict[str, Any]:
 
 def ensure_rule(events: Any, lam: Any, names: Names, backup_id: str, function_arn: str,
                 enabled: bool = True) -> str:
-    """Rule, the function's permission scoped to it, and the target; return the rule ARN."""
-    rule_arn = str(events.put_rule(**rule_request(names, backup_id, enabled))["RuleArn"])
+    """Rule, the function's permission scoped to it, and the target; return the rule ARN.
+
+    An update keeps the images the runner put in the pattern (their events still come)."""
+    found = get_rule(events, names)
+    in_flight = access.pattern_images(found.get("EventPattern")) if found else []
+    rule_arn = str(events.put_rule(**rule_request(names, backup_id, in_flight,
+                                                  enabled))["RuleArn"])
     _ensure_permission(lam, permission_request(names.function, rule_arn))
     events.put_targets(Rule=names.ami_rule, EventBusName="default",
                        Targets=[{"Id": TARGET_ID, "Arn": function_arn}])

@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError
 
 from amibackup import access
 from amibackup.access import backup_images
-from amibackup.names import Names, image_description
-from amibackup.runner import lock, plan, record
+from amibackup.names import Names, image_description, template_claim_parameter
+from amibackup.runner import lock, plan, reads, record, rule
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job
 from amibackup.runner.summary import Summary
@@ -49,7 +49,12 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
     try:
         with lock.held(ssm, Names(job.backup_id).lock_parameter,
                        owner=lock.unique_owner(f"run {label or key}")):
-            _cycle(job, clients, now, key if create else None, summary)
+            # The claim and the record, read under the lock in one call (reads.py).
+            ahead = reads.read_ahead(clients, [
+                Names(job.backup_id).record_parameter,
+                template_claim_parameter(job.template_id) if job.template_id else None])
+            _cycle(job, ahead, now, key if create else None, summary)
+            rule.follow_in_flight(clients, job, summary)  # events of in-flight images only
     except lock.Busy as busy:
         if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
             summary.failed.append(f"{busy}; this scheduled run did nothing")
@@ -307,6 +312,7 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
     _prune(ec2, book, spec, plan.decide_prune(images, job.retention, in_use), summary)
     book.save()
     summary.set_newest_age(plan.newest(i for i in images if i.image_id not in summary.pruned))
+    summary.in_flight = [i.image_id for i in images if i.state == "pending"]
 
 
 def _maybe_create(ec2: Any, book: _Book, job: Job, key: str, now: datetime,

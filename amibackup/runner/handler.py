@@ -21,7 +21,7 @@ from typing import Any
 
 from amibackup.names import Names
 from amibackup.runner import record
-from amibackup.runner.clients import Clients
+from amibackup.runner.clients import Clients, shared
 from amibackup.runner.config import Job
 from amibackup.runner.cycle import run_cycle
 from amibackup.runner.summary import Summary
@@ -166,7 +166,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None)
     job = Job.from_environment()
     try:
-        summary = handle(event, job, Clients(job.region), request_id, clock())
+        summary = handle(event, job, shared(job.region), request_id, clock())
     except RefusedEvent as refused:
         keys = sorted(event) if isinstance(event, dict) else []
         log.error(json.dumps({"backup": job.backup_id, "request_id": request_id,

@@ -44,6 +44,7 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     newest_backup_age_seconds: float | None = None
+    in_flight: list[str] | None = None  # images still pending: the AMI rule's ImageIds
 
     def set_newest_age(self, newest: plan.Image | None) -> None:
         """Age of the newest available backup by the wall clock (None: there is none)."""

@@ -24,6 +24,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from amibackup.runner.clients import forget_shared
 from devkit.localaws.iam_policy import Decision, Request, evaluate_bounded
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 
@@ -224,6 +225,9 @@ def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::1234567890
     enforcer = Enforcer(policy, principal, access_key_id, recording=recording,
                         boundary=boundary, principal_tags=dict(principal_tags or {}))
     original = botocore.session.Session.create_client
+    # The runner keeps its clients across invocations (a warm Lambda); clients made before
+    # the block would escape the check, so the block starts cold and leaves cold.
+    forget_shared()
 
     def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
         client = original(self, service_name, *args, **kwargs)
@@ -239,6 +243,7 @@ def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::1234567890
         yield enforcer
     finally:
         botocore.session.Session.create_client = original
+        forget_shared()
         _active.release()
 
 

@@ -26,7 +26,7 @@ STAR_ONLY = frozenset({
     "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
     "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeTags",
     "autoscaling:DescribeAutoScalingGroups", "scheduler:ListSchedules",
-    "lambda:ListFunctions", "ssm:DescribeParameters",
+    "lambda:ListFunctions", "ssm:DescribeParameters", "events:ListRules", "iam:ListRoles",
     "ec2:DescribeImageReferences",
 })
 # Needs no permission at all ("GetCallerIdentity": "No permissions are required").
@@ -210,6 +210,9 @@ def _scheduler(op: str, params: Mapping[str, Any], where: Where) -> list[Request
 
 def _ssm(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
     """PutParameter with Tags also needs ssm:AddTagsToResource (tags go on at creation)."""
+    if op == "GetParameters":  # each parameter named is authorized on its own ARN
+        return [Request(f"ssm:{op}", where.arn("ssm", f"parameter/{name.lstrip('/')}"))
+                for name in params["Names"]]
     if op not in ("PutParameter", "GetParameter", "DeleteParameter"):
         raise Unmapped(f"ssm:{op}")
     arn = where.arn("ssm", f"parameter/{params['Name'].lstrip('/')}")

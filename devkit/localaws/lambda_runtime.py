@@ -11,8 +11,9 @@ the function's zip was built from), imported in this process.
 EventBridge delivers an event to the targets of every rule whose pattern matches it
 (EventBridge User Guide, "Event patterns"); `deliver_ami_events()` does that for the
 `EC2 AMI State Change` events the strict local AWS emits when it releases an image
-(devkit/localaws/ec2.py), matching `source` and `detail-type`, the fields amibackup's
-rule uses. An asynchronous invocation's error does not reach the sender: it is collected.
+(devkit/localaws/ec2.py), matching each rule's pattern with EventBridge's content filtering
+(devkit/localaws/eventbridge.py: nested fields, arrays, prefix, anything-but, exists...).
+An asynchronous invocation's error does not reach the sender: it is collected.
 
 Scheduler invokes the target at the scheduled time. Tests and the demo play a schedule
 fast-forwarded, so an invocation may be given the wall clock it runs at (`at`): the
@@ -36,6 +37,7 @@ from typing import Any
 from unittest import mock
 
 from devkit.localaws import ec2 as local_ec2
+from devkit.localaws.eventbridge import matches
 
 _env_lock = threading.RLock()  # one invocation changes the process environment at a time
 
@@ -101,18 +103,6 @@ def invoke(lam: Any, function: str, event: Any, at: datetime | None = None) -> A
     handler = _handler_of(config["Handler"])
     with _environment(variables), wall_clock(at):
         return handler(json.loads(json.dumps(event)), context)  # the event crosses as JSON
-
-
-def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Whether an event matches a pattern's top-level value lists (source, detail-type...)."""
-    for key, allowed in pattern.items():
-        value = event.get(key)
-        if isinstance(allowed, list) and value not in allowed:
-            return False
-        if isinstance(allowed, dict) and not (isinstance(value, dict)
-                                              and matches(allowed, value)):
-            return False
-    return True
 
 
 @dataclass

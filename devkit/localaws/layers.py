@@ -25,6 +25,7 @@ LAYER_MODULES = (
     "devkit.localaws.naming",
     "devkit.localaws.scheduler",
     "devkit.localaws.ssm",
+    "devkit.localaws.eventbridge",
 )
 
 _MISSING = object()

@@ -49,10 +49,10 @@ def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
 class ProviderClient:
     """A gRPC client of one provider process; properties in and out as plain dicts."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, provider: Any = None) -> None:
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
-        self.serialized = serialize_provider(AmiAutoBackupProvider())
+        self.serialized = serialize_provider(provider or AmiAutoBackupProvider())
 
     def with_provider(self, props: dict[str, Any]) -> dict[str, Any]:
         return {**props, PROVIDER_KEY: self.serialized}
@@ -120,15 +120,16 @@ def served_port(argv: list[str], env: dict[str, str]) -> Iterator[int]:
 
 
 @contextmanager
-def provider_process(env: dict[str, str], module: str = "pulumi.dynamic"
-                     ) -> Iterator[ProviderClient]:
+def provider_process(env: dict[str, str], module: str = "pulumi.dynamic",
+                     provider: Any = None) -> Iterator[ProviderClient]:
     """Start the dynamic provider server as the engine would and connect to it.
 
     `module` "devkit.localaws.enforced_provider" runs the same server under an enforced IAM
-    policy (see that module for the environment it reads).
+    policy (see that module for the environment it reads). `provider`: another dynamic
+    provider than amibackup's (the benchmark's no-op baseline).
     """
     with served_port([sys.executable, "-u", "-m", module], env) as port:
-        client = ProviderClient(port)
+        client = ProviderClient(port, provider)
         grpc.channel_ready_future(client.channel).result(timeout=30)
         yield client
         client.channel.close()

@@ -1,0 +1,32 @@
+"""The backup's AMI event rule follows the images in flight (issue 16).
+
+After a cycle, the runner writes its own rule's pattern: the ids of its images still
+`pending` (their `available`/`failed` event is awaited), or an id no event carries when
+none is. So another backup's image never wakes this runner, and this runner's image
+wakes no other. One PutRule per invocation that ran a cycle; a failure only warns:
+events are best effort, and the next scheduled run promotes what an event would have.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from amibackup import access
+from amibackup.names import Names
+from amibackup.runner.clients import Clients
+from amibackup.runner.config import Job
+from amibackup.runner.summary import Summary
+
+
+def follow_in_flight(clients: Clients, job: Job, summary: Summary) -> None:
+    """Point the rule at `summary.in_flight` (None: the cycle stopped early, leave it)."""
+    if summary.in_flight is None:
+        return
+    try:
+        access.narrow_ami_rule(clients("events"), Names(job.backup_id).ami_rule, job.backup_id,
+                               summary.in_flight, enabled=not job.paused)
+    except ClientError as err:
+        summary.warnings.append(
+            f"the AMI event rule still names the images of an earlier run "
+            f"({access.error_code(err)}); their events may be missed: the next scheduled "
+            "run promotes them")
