@@ -51,6 +51,8 @@ def aws() -> Iterator[Clients]:
         clients = Clients(REGION)
         iam.ensure_boundary(clients("iam"), boundary_arn("aws", ACCOUNT),
                             boundary_policy("aws", "*"), "")
+        clients("iam").create_policy(PolicyName="everything",
+                                     PolicyDocument=json.dumps(EVERYTHING))
         yield clients
 
 
@@ -140,6 +142,34 @@ def test_a_a_role_with_action_star_is_capped_by_the_boundary(aws, stacks):
             a_iam.delete_role_permissions_boundary(RoleName="amibackup-evil")
     assert code(err) == "AccessDenied"
     _outside_the_boundary(aws, "amibackup-evil", stacks)
+
+
+def _boundary_attempts(role: str) -> list[tuple[str, Any]]:
+    admin = f"arn:aws:iam::{ACCOUNT}:policy/everything"  # an administrator's policy
+    cap = boundary_arn("aws", ACCOUNT)
+    return [
+        ("swap the role's boundary for another policy", lambda c: c(
+            "iam").put_role_permissions_boundary(RoleName=role, PermissionsBoundary=admin)),
+        ("remove the role's boundary", lambda c: c("iam").delete_role_permissions_boundary(
+            RoleName=role)),
+        ("attach a managed policy", lambda c: c("iam").attach_role_policy(
+            RoleName=role, PolicyArn=admin)),
+        ("rewrite the boundary itself", lambda c: c("iam").create_policy_version(
+            PolicyArn=cap, PolicyDocument=json.dumps(EVERYTHING), SetAsDefault=True)),
+        ("delete the boundary", lambda c: c("iam").delete_policy(PolicyArn=cap)),
+    ]
+
+
+def test_a_the_boundary_stays_on_and_stays_as_shipped(aws, stacks):
+    role = Names(stacks[A]["id"]).runner_role
+    for what, call in _boundary_attempts(role):
+        with deployer(A) as enforcer, pytest.raises(ClientError) as err:
+            call(Clients(REGION))
+        assert code(err) == "AccessDenied", what
+        assert enforcer.denied(), what
+    found = aws("iam").get_role(RoleName=role)["Role"]["PermissionsBoundary"]
+    assert found["PermissionsBoundaryArn"] == boundary_arn("aws", ACCOUNT)
+    assert aws("iam").list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
 
 
 def _outside_the_boundary(aws: Clients, role: str, stacks: dict[str, Any]) -> None:
@@ -239,9 +269,10 @@ def test_c_stack_a_still_manages_its_own(aws, stacks):
 
 
 def test_plain_moto_lets_every_attack_through(aws, stacks):
-    """Without enforcement (plain moto) each of (c)'s calls succeeds."""
-    for what, call in _b_attempts(stacks):
-        if what == "delete B's snapshot":
-            continue  # in use by B's image: refused by EC2 itself, not by IAM
+    """Without enforcement (plain moto) each of (c)'s and the boundary's calls succeeds."""
+    attempts = _b_attempts(stacks) + _boundary_attempts(Names(stacks[A]["id"]).runner_role)
+    for what, call in attempts:
+        if what in ("delete B's snapshot", "delete the boundary"):
+            continue  # in use (by B's image, by roles): refused by the service, not by IAM
         answer = call(Clients(REGION))
         assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200, what
