@@ -395,6 +395,32 @@ def delete_snapshots(ec2: Any, snapshot_ids: list[str]
     return tuple(deleted), tuple(warnings), tuple(left)
 
 
+# DeleteSnapshot until the snapshot is gone: AWS answers InvalidSnapshot.InUse for a while after
+# its image is deregistered. A botocore waiter over DeleteSnapshot itself (no sleep loop).
+_SNAPSHOT_GONE = {"version": 2, "waiters": {"SnapshotDeleted": {
+    "operation": "DeleteSnapshot", "delay": 5, "maxAttempts": 24,
+    "acceptors": [
+        {"state": "success", "matcher": "status", "expected": 200},
+        {"state": "success", "matcher": "error", "expected": "InvalidSnapshot.NotFound"},
+        {"state": "retry", "matcher": "error", "expected": "InvalidSnapshot.InUse"},
+    ]}}}
+
+
+def delete_snapshot_waiting(ec2: Any, snapshot_id: str, delay: int = 5, attempts: int = 24
+                            ) -> str | None:
+    """Delete a snapshot, retrying while AWS says it is in use; None, or why it is left."""
+    from botocore.exceptions import WaiterError
+    from botocore.waiter import WaiterModel, create_waiter_with_client
+
+    waiter = create_waiter_with_client("SnapshotDeleted", WaiterModel(_SNAPSHOT_GONE), ec2)
+    try:
+        waiter.wait(SnapshotId=snapshot_id, WaiterConfig={"Delay": delay,
+                                                          "MaxAttempts": attempts})
+    except WaiterError as err:
+        return f"snapshot {snapshot_id} left: {err.last_response.get('Error', {}).get('Code', err)}"
+    return None
+
+
 # ------------------------------------------------------------------ the AMI event rule
 
 AMI_EVENT_SOURCE, AMI_EVENT_TYPE = "aws.ec2", "EC2 AMI State Change"

@@ -66,7 +66,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = {"retention": args.retention, "tags": _tags(args.tag) or None,
                  "no_reboot": False if args.reboot else None}
     config.update({k: v for k, v in overrides.items() if v is not None})
-    summary = run_cycle(Job.from_config(config), clients)
+    # An ad-hoc backup (--backup) on a template another backup claims makes and prunes its
+    # own images and leaves the template to that backup.
+    summary = run_cycle(Job.from_config(config), clients, adhoc=bool(args.backup))
     print(json.dumps(summary.__dict__, indent=2, sort_keys=True))
     return 1 if summary.failed else 0
 

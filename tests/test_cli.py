@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 
@@ -47,6 +48,32 @@ def test_run_then_list(clients: Clients, group: DemoGroup,
     assert summary["created"] in out[1] and "ops" in out[1] and out[-1] == "1 image(s)"
     with pytest.raises(SystemExit):
         main(["run", "--group", "web", "--tag", "novalue"])
+
+
+def test_an_adhoc_backup_on_a_group_a_deployed_backup_claims(
+        clients: Clients, group: DemoGroup, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18 item 13: `run --backup ID` makes and prunes its own images; the template
+    stays the deployed backup's (it is not promoted, and the deployed runs carry on)."""
+    from amibackup.names import Names
+    from amibackup.provision import backup
+    from amibackup.runner import record
+    from amibackup.schema import BackupSpec
+    from amibackup.spec import normalise
+    from devkit.scenarios import T0, fire_schedule
+
+    spec = BackupSpec.from_props(normalise({"backup_name": "web-backup", "group_name": "web"}))
+    outs = backup.create(clients, spec)  # claims the group's template
+    deployed = fire_schedule(clients, outs["backup_id"], T0)["created"]
+    capsys.readouterr()
+    assert main(["run", "--group", "web", "--backup", "ops"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["created"] and summary["promoted"] is None and not summary["failed"]
+    assert "claimed by backup " + outs["backup_id"] in " ".join(summary["skipped"])
+    assert default_image(clients("ec2"), group.template_id) == deployed
+    ours = record.read(clients("ssm"), Names("ops").record_parameter)
+    assert set(ours.images) == {summary["created"]}
+    later = fire_schedule(clients, outs["backup_id"], T0 + timedelta(hours=1))
+    assert later["promoted"] == later["created"] and not later["failed"]
 
 
 def test_run_without_backup_runs_the_groups_scheduled_job(

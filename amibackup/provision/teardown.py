@@ -200,11 +200,41 @@ def delete_images(ec2: Any, images: list[plan.Image], keep: dict[str, str],
             # Say why on the image itself: the deleted backup can say nothing else.
             ec2.create_tags(Resources=[image.image_id],
                             Tags=[{"Key": TAG_KEPT, "Value": why[:256]}])
+    left: list[str] = []
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for removed in pool.map(lambda i: access.delete_image(ec2, i), doomed):
+            result.warnings.extend(removed.warnings)
+            if not removed.deregistered:  # AWS refused (deregistration protection...): kept
+                result.kept.append(removed.image_id)
+                continue
             result.deregistered.append(removed.image_id)
             result.deleted_snapshots.extend(removed.snapshots)
-            result.warnings.extend(removed.warnings)
+            left.extend(removed.left)
+    delete_snapshots(ec2, left, result)
+
+
+def delete_snapshots(ec2: Any, snapshot_ids: list[str], result: Teardown) -> None:
+    """Delete snapshots of deregistered images, waiting while AWS says they are in use."""
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for snap, why in zip(snapshot_ids, pool.map(
+                lambda s: access.delete_snapshot_waiting(ec2, s), snapshot_ids), strict=True):
+            if why is None:
+                result.deleted_snapshots.append(snap)
+            else:
+                result.warnings.append(why)
+
+
+def in_use_elsewhere(ec2: Any, asg: Any, group_name: str, template_id: str | None,
+                     image_ids: list[str]) -> dict[str, str]:
+    """Image -> why it stays: AWS says something outside the backup's templates uses it
+    (DescribeImageReferences). The group's current and recorded templates are left to
+    `restore_templates`, which keeps what they launch (their older versions hold older
+    backups by design)."""
+    if not image_ids:
+        return {}
+    own = {t.template_id for t in templates_to_restore(ec2, asg, group_name, template_id)[0]}
+    return {image: "in use: " + ", ".join(arns) for image, arns in
+            access.image_references(ec2, image_ids, own).items()}
 
 
 def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
@@ -217,12 +247,17 @@ def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
     """
     result = Teardown()
     record_name = Names(backup_id).record_parameter
-    owned = sorted(record.read(ssm, record_name).images)
+    held = record.read(ssm, record_name)
+    owned = sorted(held.images)
     images = access.images_by_id(ec2, owned)
     settle_pending(ec2, images)
     keep = restore_templates(ec2, asg, group_name, recorded_version,
                              {i.image_id for i in images}, result, template_id)
     # Described again: an image that was pending lists its snapshots only once available.
-    delete_images(ec2, access.images_by_id(ec2, owned), keep, result)
+    now = access.images_by_id(ec2, owned)
+    keep.update(in_use_elsewhere(ec2, asg, group_name, template_id,
+                                 [i.image_id for i in now if i.image_id not in keep]))
+    delete_images(ec2, now, keep, result)
+    delete_snapshots(ec2, sorted(held.snapshots), result)  # those earlier runs left
     record.delete(ssm, record_name)  # a kept image is the operator's now (tagged why)
     return result

@@ -37,10 +37,12 @@ def scheduled(job: Job, now: datetime) -> datetime:
 
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
               request_id: str | None = None, create: bool = True,
-              label: str | None = None) -> Summary:
+              label: str | None = None, adhoc: bool = False) -> Summary:
     """Run one backup cycle; never raises for expected conditions, reports them instead.
 
-    `create=False` (an image event) promotes and prunes but makes no image.
+    `create=False` (an image event) promotes and prunes but makes no image. `adhoc` (the
+    CLI's `run --backup ID`): on a template another backup claims, the run makes and prunes
+    its own images but never touches the template (that backup promotes).
     """
     now = now or datetime.now(UTC)
     key = plan.run_key(scheduled(job, now))
@@ -53,7 +55,7 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
             ahead = reads.read_ahead(clients, [
                 Names(job.backup_id).record_parameter,
                 template_claim_parameter(job.template_id) if job.template_id else None])
-            _cycle(job, ahead, now, key if create else None, summary)
+            _cycle(job, ahead, now, key if create else None, summary, adhoc)
             rule.follow_in_flight(clients, job, summary)  # events of in-flight images only
     except lock.Busy as busy:
         if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
@@ -85,9 +87,10 @@ class _Book:
             self.written = self.owned
 
 
-def _group_template(clients: Clients, job: Job, summary: Summary
-                    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The group and its launch template spec; None (and why, in `summary`) to stop."""
+def _group_template(clients: Clients, job: Job, summary: Summary, adhoc: bool = False
+                    ) -> tuple[dict[str, Any], dict[str, Any], bool] | None:
+    """The group, its launch template spec and whether this run may change the template;
+    None (and why, in `summary`) to stop."""
     group = access.describe_group(clients("autoscaling"), job.group_name)
     if group is None:
         summary.failed.append(f"group {job.group_name} not found: it was deleted outside this "
@@ -103,13 +106,18 @@ def _group_template(clients: Clients, job: Job, summary: Summary
         summary.warnings.append(f"the group pins launch template version "
                                 f"{access.pinned_version(spec)}; set it to $Default so new "
                                 "instances launch from the newest backup")
-    conflict = plan.template_conflict(
-        access.claimed_by(clients("ssm"), access.template_key(spec)), job.backup_id,
-        access.template_key(spec), job.template_id)
+    owner = access.claimed_by(clients("ssm"), access.template_key(spec))
+    conflict = plan.template_conflict(owner, job.backup_id, access.template_key(spec),
+                                      job.template_id)
+    if conflict and adhoc and owner and owner != job.backup_id:
+        summary.skipped.append(f"ad-hoc backup: launch template {access.template_key(spec)} "
+                               f"is claimed by backup {owner}, which promotes; this run makes "
+                               "and prunes its own images only")
+        return group, spec, False
     if conflict:
         summary.failed.append(f"not touching the template: {conflict}")
         return None
-    return group, spec
+    return group, spec, True
 
 
 def _versions(ec2: Any, spec: dict[str, Any], summary: Summary) -> list[dict[str, Any]] | None:
@@ -264,25 +272,25 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
 
 
 def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
-           summary: Summary) -> None:
+           summary: Summary, adhoc: bool = False) -> None:
     ec2, ssm = clients("ec2"), clients("ssm")
     record_name = Names(job.backup_id).record_parameter
-    found = _group_template(clients, job, summary)
+    found = _group_template(clients, job, summary, adhoc)
     versions = _versions(ec2, found[1], summary) if found else None
     if found is None or versions is None:
         return
-    group, spec = found
+    group, spec, touch = found
     instances = access.group_instances(ec2, group)
     before = record.read(ssm, record_name)
     book = _Book(ssm, record_name, before, before)
     images = _recorded(ec2, job, book, summary)
     summary.failed.extend(i.image_id for i in images if i.state in FAILED_STATES)
-    versions = _finish_promotion(ec2, book, spec, versions, summary)
+    versions = _finish_promotion(ec2, book, spec, versions, summary) if touch else versions
     if versions is None:
         return
     raw, launched = _launched(ec2, spec, versions, images, instances)
     promoted = summary.promoted is not None
-    if not launched.exists:
+    if not launched.exists and touch:
         promoted = _repair(ec2, book, spec, versions, raw, launched, images, summary,
                            job.recorded_version)
         if not promoted:
@@ -291,12 +299,14 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
         versions = access.template_versions(ec2, spec, list(access.FLOATING_VERSIONS))
         raw, launched = _launched(ec2, spec, versions, images, instances)
 
-    chosen = plan.operator_choice(launched, images)
+    # An ad-hoc run that may not touch the template images the group as it runs: it has no
+    # promotion of its own for an operator's choice to override.
+    chosen = plan.operator_choice(launched, images) if touch else None
     if key is not None:
         images = _maybe_create(ec2, book, job, key, now, (spec, instances, images, chosen),
                                summary)
 
-    target = plan.choose_promotion(images, launched)
+    target = plan.choose_promotion(images, launched) if touch else None
     if target is not None:
         made = _promote(ec2, book, spec, versions, raw, target, target.name, summary)
         if made is not None:

@@ -10,11 +10,14 @@ did nothing) and left on for a "lost" one (AWS applied it, the answer was a 503)
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
 from moto.core.models import botocore_stubber
+from moto.core.responses import BaseResponse
 
 from amibackup.runner.clients import Clients, make_config
 
@@ -98,3 +101,61 @@ def faulty_clients(region: str = "us-east-1", max_attempts: int = 5) -> tuple[Cl
     faults = Faults(session)
     config = make_config(retries={"mode": "adaptive", "max_attempts": max_attempts})
     return Clients(region, session=session, config=config), faults
+
+
+class Cut(BaseException):
+    """The Lambda sandbox dying (timeout, throttled retry never made): no cleanup code runs
+    in AWS. A BaseException, so the runner's own error handling does not catch it."""
+
+
+@contextmanager
+def after_call(operation: str, action: Callable[[], None]) -> Iterator[list[str]]:
+    """Run `action` right after the local AWS (moto in-process) applies the next `operation`
+    (e.g. "CreateImage"), before its answer returns; yields the operations it ran after.
+
+    Whoever calls it, from whichever session or client: the hook sits in moto's dispatch,
+    so it reaches the deployed function's own clients too.
+    """
+    plain = BaseResponse.call_action
+    fired: list[str] = []
+
+    def call_action(self: BaseResponse) -> Any:
+        answer = plain(self)
+        if self._get_action() == operation and not fired:
+            fired.append(operation)
+            action()
+        return answer
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
+    try:
+        yield fired
+    finally:
+        BaseResponse.call_action = plain  # type: ignore[method-assign]
+
+
+def cut_after(operation: str) -> Any:
+    """The run dies right after AWS applied `operation`: its answer never arrives."""
+    def cut() -> None:
+        raise Cut(f"cut after {operation}")
+    return after_call(operation, cut)
+
+
+@contextmanager
+def refused(operation: str, code: str) -> Iterator[list[str]]:
+    """The local AWS (moto in-process) refuses the next `operation` with EC2 error `code`,
+    doing nothing (an AccessDenied, a limit), whoever calls it."""
+    plain = BaseResponse.call_action
+    fired: list[str] = []
+
+    def call_action(self: BaseResponse) -> Any:
+        if self._get_action() == operation and not fired:
+            fired.append(operation)
+            status, headers, body = _client_error("ec2", code)
+            return status, {**headers, "status": status}, body
+        return plain(self)
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
+    try:
+        yield fired
+    finally:
+        BaseResponse.call_action = plain  # type: ignore[method-assign]
