@@ -198,6 +198,13 @@ def boundary_policy(partition: str, account: str, region: str = "*") -> dict[str
          "Resource": arn("ssm", "parameter/amibackup/*")},
         {"Sid": "NarrowAmiRules", "Effect": "Allow", "Action": "events:PutRule",
          "Resource": arn("events", f"rule/{DEPLOYER_PREFIX}*")},
+        # A record key's policy names its runner role; a boundary still caps what a key
+        # policy grants to a role ARN ("Policy evaluation logic"): only the role's own
+        # backup's key (its amibackup:backup tag), and only MACs.
+        {"Sid": "SignOwnRecord", "Effect": "Allow", "Resource": arn("kms", "key/*"),
+         "Action": ["kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey"],
+         "Condition": {"StringEquals": {
+             f"aws:ResourceTag/{TAG_BACKUP}": "${aws:PrincipalTag/" + TAG_BACKUP + "}"}}},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [arn("logs", f"log-group:/aws/lambda/{DEPLOYER_PREFIX}*"),
