@@ -49,9 +49,10 @@ def _account_root(value: str, account: str) -> bool:
         value.endswith(f":iam::{account}:root"))
 
 
-def decide(key_policy: Mapping[str, Any], identity_policy: Mapping[str, Any], principal: str,
+def decide(key_policy: Mapping[str, Any], identity: Decision, principal: str,
            account: str, request: Request) -> Decision:
-    """Whether `principal` (with `identity_policy`) may do `request` on the key."""
+    """Whether `principal` may do `request` on the key, given what its identity policies
+    (and permissions boundary) decided for it (`identity`)."""
     callers = caller_arns(principal)
     named_allow: str | None = None
     root_allow: str | None = None
@@ -71,7 +72,6 @@ def decide(key_policy: Mapping[str, Any], identity_policy: Mapping[str, Any], pr
             named_allow = named_allow or sid
         elif mentions_root:
             root_allow = root_allow or sid
-    identity = evaluate(identity_policy, request)
     if identity.effect == EXPLICIT_DENY:
         return identity
     if named_allow:
