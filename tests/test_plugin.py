@@ -264,3 +264,17 @@ def test_configure_reads_the_stack_config_and_a_provider_resource() -> None:
                        "amibackup:config:profile": "ops"}, {}) == ("eu-west-1", "ops")
     assert configured({}, {"region": PropertyValue("ap-south-1")}) == ("ap-south-1", None)
     assert configured({}, {}) == (None, None)
+
+
+def test_serving_the_schema_alone_loads_neither_boto3_nor_the_hooks() -> None:
+    """YAML starts the plugin once per command only for its schema: keep that start light."""
+    import subprocess
+    import sys
+
+    probe = ("import asyncio, sys; from amibackup.plugin.provider import AmiBackupProvider; "
+             "from pulumi.provider.experimental.provider import GetSchemaRequest; "
+             "asyncio.run(AmiBackupProvider().get_schema(GetSchemaRequest(0))); "
+             "print(sorted(m for m in ('boto3', 'amibackup.provider') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

@@ -241,7 +241,8 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
     old = python.resource("app-backup")
     app_id = old["outputs"]["backup_id"]
     function_arn = old["outputs"]["function_arn"]
-    fire_schedule(aws, app_id, scheduled_times(aws, app_id, 1, start=T0)[0])
+    app_image = fire_schedule(aws, app_id, scheduled_times(aws, app_id, 1, start=T0)[0])[
+        "created"]
     # 1. The Python program forgets the backup without deleting it.
     python.ok("state", "delete", old["urn"], "--yes")
     (python.folder / "stacks" / "Pulumi.old.yaml").write_text(json.dumps({"config": {
@@ -258,9 +259,13 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
     assert "1 imported" in imported, imported
     moved = yaml.ok("preview", "--diff")
     assert "+ 1 to create" not in moved and "to replace" not in moved, moved
+    assert re.search(r'~ owner\s*: "amibackup/old/app-backup" => '
+                     r'"amibackup-yaml/dev/app-backup"', moved), moved
+    assert "~ 1 to update" in moved, moved
     yaml.ok("up", "--yes", "--skip-preview")
     state = yaml.resource("app-backup")
     assert state["id"] == app_id and state["outputs"]["functionArn"] == function_arn
+    assert state["outputs"]["imageIds"] == [app_image]  # its images came along
     assert claim.holder(aws("ssm"), state["outputs"]["launchTemplateId"]) == {
         "backup_id": app_id, "owner": "amibackup-yaml/dev/app-backup"}
     assert "3 unchanged" in yaml.ok("preview", "--diff")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
@@ -52,8 +52,10 @@ from amibackup.plugin.package_schema import (
     schema_json,
 )
 from amibackup.plugin.props import is_unknown, to_plain, to_wire
-from amibackup.provider import AmiAutoBackupProvider
 from amibackup.schema import INPUT_KEYS, OUTPUT_KEYS, REPLACE_KEYS
+
+if TYPE_CHECKING:
+    from amibackup.provider import AmiAutoBackupProvider
 
 T = TypeVar("T")
 # Inputs the provider fills from the resource's URN (as AmiAutoBackup does in Python).
@@ -115,7 +117,17 @@ class AmiBackupProvider(Provider):
     """Serves `amibackup:index:AmiAutoBackup` with the dynamic provider's hooks."""
 
     def __init__(self, hooks: AmiAutoBackupProvider | None = None) -> None:
-        self.hooks = hooks or AmiAutoBackupProvider()
+        self._hooks = hooks
+
+    @property
+    def hooks(self) -> AmiAutoBackupProvider:
+        """The dynamic provider's hooks, imported at first use: a plugin started only for
+        its schema (YAML starts it once for that) never loads boto3."""
+        if self._hooks is None:
+            from amibackup.provider import AmiAutoBackupProvider
+
+            self._hooks = AmiAutoBackupProvider()
+        return self._hooks
 
     @staticmethod
     async def _run(call: Callable[..., T], *args: Any) -> T:
