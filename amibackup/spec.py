@@ -202,6 +202,8 @@ def _check_persistence(
 # backup id (stem + "-" + 8 hex), region, template id (lt- + 17 hex), version and period.
 _LONGEST_ID, _LONGEST_REGION, _LONGEST_TEMPLATE = "b" * (STEM_MAX + 9), "r" * 20, "lt-" + "0" * 17
 _LARGEST_NUMBER = 10**12
+_LONGEST_EXPRESSION = "e" * 256  # ScheduleExpression: at most 256 characters
+_LONGEST_ZONE = "z" * 50
 
 
 def _check_environment(known: Mapping[str, Any], add: Callable[[str, str], None]) -> None:
@@ -212,9 +214,12 @@ def _check_environment(known: Mapping[str, Any], add: Callable[[str, str], None]
     group = known.get("group_name")
     if not isinstance(group, str):
         return  # unknown yet: checked at create, before anything is made
+    timezone = known.get("timezone")
     job = Job(backup_id=_LONGEST_ID, group_name=group, region=_LONGEST_REGION,
               template_id=_LONGEST_TEMPLATE, recorded_version=_LARGEST_NUMBER,
-              period_seconds=_LARGEST_NUMBER, tags=dict(tags))
+              period_seconds=_LARGEST_NUMBER, tags=dict(tags),
+              schedule_expression=_LONGEST_EXPRESSION, delivery_window_seconds=_LARGEST_NUMBER,
+              timezone=timezone if isinstance(timezone, str) else _LONGEST_ZONE, paused=False)
     size = environment_size(job_environment(job))
     if size > ENVIRONMENT_LIMIT:
         add("tags", f"the runner's job carries your tags in its Lambda environment, which would "

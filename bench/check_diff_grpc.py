@@ -129,7 +129,7 @@ def run_pass(count: int, endpoint: str, templates: dict[str, str], provider: Any
     env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
     cases = [(i, olds_for(i, inputs(i), templates)) for i in range(count)]
     warm = [(i, olds_for(i, inputs(i))) for i in range(10_000, 10_020)]
-    with provider_process(env, provider) as client:
+    with provider_process(env, provider=provider) as client:
         for i, old in warm:
             one(client, i, old)
         start = time.perf_counter()

@@ -72,7 +72,7 @@ def engine_address(argv: Sequence[str]) -> str:
     positional = [a for i, a in enumerate(argv) if not a.startswith("-")
                   and not (i > 0 and argv[i - 1] == "--tracing")]
     if not positional:
-        raise HostError("usage: pulumi-language-python [--logtostderr] [-v=N] [--tracing URL] "
+        raise HostError("usage: pulumi-language-<runtime> [--logtostderr] [-v=N] [--tracing URL] "
                         "ENGINE_ADDRESS (the Pulumi CLI starts this host itself)")
     return positional[-1]
 
@@ -178,9 +178,9 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.RunResponse(error=error, bail=bail)
 
 
-def serve(argv: Sequence[str]) -> int:
+def serve(argv: Sequence[str], host_class: type[LanguageHost] | None = None) -> int:
     """Serve on a free local port, print it, and run until the CLI's SIGINT/SIGTERM."""
-    host = LanguageHost(engine_address(argv))
+    host = (host_class or LanguageHost)(engine_address(argv))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
                          options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)

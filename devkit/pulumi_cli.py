@@ -10,6 +10,7 @@ the environment to export in a shell, and serves until Ctrl-C.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "amibackup-local"  # protects the local state's secrets (the pickled provider)
@@ -66,6 +68,7 @@ def cli_env(work_dir: Path, endpoint: str | None, bin_dir: Path,
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         # The language host of this checkout, also for a copy of the project elsewhere.
         "AMIBACKUP_LANGHOST": str(ROOT / "devkit" / "langhost.py"),
+        "AMIBACKUP_NODEHOST": str(ROOT / "devkit" / "nodehost.py"),
         "PATH": f"{bin_dir}{os.pathsep}{base.get('PATH', '')}",
     })
     if endpoint:
@@ -82,6 +85,33 @@ def pulumi(args: Sequence[str], cwd: Path, work_dir: Path, endpoint: str | None,
     done = subprocess.run([str(bin_dir / "pulumi"), *args, "--color", "never"], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+class ProjectCli:
+    """The CLI in one project folder, sharing one local backend and PULUMI_HOME; the provider
+    plugin only as installed or named by Pulumi.yaml's `plugins:`, never from PATH."""
+
+    def __init__(self, folder: Path, work_dir: Path, endpoint: str) -> None:
+        self.folder, self.work_dir, self.endpoint = folder, work_dir, endpoint
+
+    def pulumi(self, *args: str) -> CliResult:
+        return pulumi(args, cwd=self.folder, work_dir=self.work_dir, endpoint=self.endpoint,
+                      extra_env={"PULUMI_IGNORE_AMBIENT_PLUGINS": "true"})
+
+    def ok(self, *args: str) -> str:
+        """Run a command that must succeed; its stdout, as the user sees it."""
+        done = self.pulumi(*args)
+        if done.code != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} failed:\n{done.text}")
+        return done.stdout
+
+    def resource(self, name: str) -> dict[str, Any]:
+        """The resource's state (inputs, outputs, type, protect) as `stack export` has it."""
+        state = json.loads(self.ok("stack", "export"))["deployment"]["resources"]
+        found = [r for r in state if r["urn"].endswith(f"::{name}")]
+        if len(found) != 1:
+            raise AssertionError(f"{len(found)} resources named {name}: {found}")
+        return dict(found[0])
 
 
 def shell_exports(env: Mapping[str, str], keys: Sequence[str]) -> str:

@@ -14,11 +14,12 @@ from typing import Any
 
 from amibackup import access
 from amibackup.names import Names
-from amibackup.provision import backup
+from amibackup.provision import backup, policy
 from amibackup.runner.clients import Clients
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from devkit.localaws.ec2 import images_pending, on_ami_event, release_images
+from devkit.localaws.iam_policy import Request, evaluate
 from devkit.localaws.lambda_runtime import deliver, deliver_ami_events
 from devkit.scenarios import T0, create_group, default_image, fire_schedule
 
@@ -111,3 +112,14 @@ def test_the_pattern_stays_within_eventbridges_size_quota():
     assert access.pattern_images(json.dumps(pattern)) == pattern["detail"]["ImageId"]
     assert access.ami_event_pattern([])["detail"]["ImageId"] == [access.NO_IMAGE]
     assert access.pattern_images(json.dumps(access.ami_event_pattern([]))) == []
+
+
+def test_a_runner_may_rewrite_its_own_rule_only():
+    scope = policy.Scope("aws", "us-east-1", "123456789012", "web-backup-1a2b3c4d", "web",
+                         "lt-0123456789abcdef0")
+    doc = policy.runner_policy(scope)
+    rule = "arn:aws:events:us-east-1:123456789012:rule/{}"
+    own = Request("events:PutRule", rule.format(Names(scope.backup_id).ami_rule))
+    other = Request("events:PutRule", rule.format(Names("db-backup-5e6f7a8b").ami_rule))
+    assert evaluate(doc, own).allowed and not evaluate(doc, other).allowed
+    assert not evaluate(doc, Request("events:PutTargets", own.resource)).allowed

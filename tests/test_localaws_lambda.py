@@ -106,3 +106,36 @@ def test_environment_over_4kb_is_refused(lambda_client: Any) -> None:
     fits = {"AMIBACKUP_CONFIG": "x" * 4000}
     lambda_client.update_function_configuration(FunctionName="second",
                                                 Environment={"Variables": fits})
+
+
+PROBE = """
+import sys, boto3, botocore, amibackup.runner.handler
+def handler(event, context):
+    import botocore.session
+    ec2 = botocore.session.get_session().get_service_model("ec2")
+    return {"botocore": botocore.__file__, "boto3": boto3.__file__,
+            "runner": amibackup.runner.handler.__file__, "version": botocore.__version__,
+            "path": sys.path, "remaining": context.get_remaining_time_in_millis(),
+            "DescribeImageReferences": "DescribeImageReferences" in ec2.operation_names}
+"""
+
+
+def test_the_runtime_runs_the_function_with_what_its_package_carries(lambda_client: Any
+                                                                     ) -> None:
+    """Issue 18: the runner imports boto3/botocore from its deployed zip, never from the
+    process that invokes it (Lambda: /var/task first; here: nothing else on the path)."""
+    from amibackup.provision import package
+    from devkit.localaws.lambda_runtime import code_dir, invoke
+
+    archive = io.BytesIO(package.runner_zip())
+    with zipfile.ZipFile(archive, "a") as extended:
+        extended.writestr("probe.py", PROBE)
+    lambda_client.create_function(FunctionName="probe", Role=ROLE, Runtime="python3.12",
+                                  Handler="probe.handler", Code={"ZipFile": archive.getvalue()},
+                                  Timeout=60)
+    where = str(code_dir(lambda_client.get_function_configuration(FunctionName="probe")))
+    out = invoke(lambda_client, "probe", {})
+    assert all(out[k].startswith(where) for k in ("botocore", "boto3", "runner")), out
+    assert not [p for p in out["path"] if "site-packages" in p]
+    assert out["version"] == package.vendored_versions()["botocore"]
+    assert out["DescribeImageReferences"] and 0 < out["remaining"] <= 60_000

@@ -1,9 +1,11 @@
-"""What ships: the runner's zip (deterministic, boto3 + stdlib only) and the wheel
-(amibackup alone: no dev kit, no tests, and no import of moto or PyYAML)."""
+"""What ships: the runner's zip (deterministic; the runner, the boto3/botocore it is tested
+with, and nothing Lambda lacks) and the wheel (amibackup alone: no dev kit, no tests, and no
+import of moto or PyYAML)."""
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +42,8 @@ def test_zip_is_deterministic_and_holds_the_handler() -> None:
     assert "amibackup/runner/handler.py" in names and "amibackup/runner/plan.py" in names
     assert "amibackup/access.py" in names and "amibackup/names.py" in names
     assert not [n for n in names if n.startswith("amibackup/provision")]
+    assert "botocore/data/ec2/2016-11-15/service-2.json.gz" in names  # the SDK it is tested with
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     module, _, function = package.HANDLER.rpartition(".")
     assert module.replace(".", "/") + ".py" in names and function == "handler"
 
@@ -113,3 +117,42 @@ def test_wheel_holds_amibackup_only(tmp_path: Path) -> None:
     tops = {n.split("/")[0] for n in names}
     assert tops == {"amibackup", next(t for t in tops if t.endswith(".dist-info"))}, tops
     assert not [n for n in names if n.startswith(("devkit/", "tests/", "amibackup/local/"))]
+
+
+def constraint(name: str) -> str:
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().split()
+                if "==" in line)
+    return pins[name]
+
+
+def test_the_zip_carries_the_pinned_sdk_and_the_services_the_runner_calls() -> None:
+    """Issue 18: the runner runs with the boto3/botocore of constraints.txt, not Lambda's own."""
+    versions = package.vendored_versions()
+    assert versions["boto3"] == constraint("boto3") and versions["botocore"] == constraint(
+        "botocore")
+    names = zipfile.ZipFile(io.BytesIO(package.runner_zip())).namelist()
+    for dist, version in versions.items():
+        assert any(n.endswith(f"-{version}.dist-info/METADATA") and n.lower().startswith(
+            dist.replace("-", "_").lower()) for n in names), dist
+    shipped = {n.split("/")[2] for n in names if n.startswith("botocore/data/") and
+               n.count("/") > 2}
+    assert shipped == set(package.RUNNER_SERVICES)
+    root = ROOT / "amibackup"
+    runner_code = "".join(p.read_text() for p in [root / "access.py", *root.glob("runner/*.py")])
+    called = set(re.findall(r"""clients\(["']([a-z0-9-]+)["']\)""", runner_code))
+    called |= set(re.findall(r"""\.client\(\s*["']([a-z0-9-]+)["']""", runner_code))
+    assert called and called <= package.RUNNER_SERVICES, called - package.RUNNER_SERVICES
+
+
+def test_the_zip_is_built_once_per_content(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    package.runner_zip.cache_clear()
+    try:
+        built = package.runner_zip()
+        [cached] = (tmp_path / "amibackup" / "runner").glob("*.zip")
+        assert cached.read_bytes() == built
+        cached.write_bytes(b"stale")  # the content hash names it: this file is what is read
+        package.runner_zip.cache_clear()
+        assert package.runner_zip() == b"stale"
+    finally:
+        package.runner_zip.cache_clear()

@@ -35,7 +35,6 @@ from devkit import pulumi_cli
 from devkit.localaws.ec2 import images_pending, release_images
 from devkit.localaws.lambda_runtime import deliver_ami_events
 from devkit.localaws.server import FAKE_CREDENTIALS, reset
-from devkit.pulumi_cli import CliResult
 from devkit.scenarios import (
     create_group,
     default_image,
@@ -50,29 +49,7 @@ DYNAMIC_TYPE = "pulumi-python:dynamic/amibackup:AmiAutoBackup"
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-class Cli:
-    """The CLI in one project folder, sharing one local backend and PULUMI_HOME."""
-
-    def __init__(self, folder: Path, work_dir: Path, endpoint: str) -> None:
-        self.folder, self.work_dir, self.endpoint = folder, work_dir, endpoint
-
-    def pulumi(self, *args: str) -> CliResult:
-        # No plugin from PATH: only the installed one (or Pulumi.yaml's `plugins:`).
-        return pulumi_cli.pulumi(args, cwd=self.folder, work_dir=self.work_dir,
-                                 endpoint=self.endpoint,
-                                 extra_env={"PULUMI_IGNORE_AMBIENT_PLUGINS": "true"})
-
-    def ok(self, *args: str) -> str:
-        done = self.pulumi(*args)
-        assert done.code == 0, f"pulumi {' '.join(args)} failed:\n{done.text}"
-        return done.stdout
-
-    def resource(self, name: str) -> dict[str, Any]:
-        """The resource's state (inputs, outputs, type, protect) as `stack export` has it."""
-        state = json.loads(self.ok("stack", "export"))["deployment"]["resources"]
-        found = [r for r in state if r["urn"].endswith(f"::{name}")]
-        assert len(found) == 1, found
-        return dict(found[0])
+Cli = pulumi_cli.ProjectCli  # the CLI in one project folder (one backend, PULUMI_HOME)
 
 
 def is_secret(value: Any) -> bool:

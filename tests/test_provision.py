@@ -61,8 +61,9 @@ def test_the_rule_sends_ami_state_changes_to_the_runner_and_goes_with_the_backup
     outs = backup.create(clients, props())
     names = Names(outs["backup_id"])
     rule = clients("events").describe_rule(Name=names.ami_rule)
-    assert json.loads(rule["EventPattern"]) == {
-        "source": ["aws.ec2"], "detail-type": ["EC2 AMI State Change"]}
+    assert json.loads(rule["EventPattern"]) == {  # no image in flight yet: matches nothing
+        "source": ["aws.ec2"], "detail-type": ["EC2 AMI State Change"],
+        "detail": {"ImageId": ["amibackup:none"], "State": ["available", "failed"]}}
     assert rule["Arn"] == outs["ami_rule_arn"] and rule["State"] == "ENABLED"
     targets = clients("events").list_targets_by_rule(Rule=names.ami_rule)["Targets"]
     assert [t["Arn"] for t in targets] == [outs["function_arn"]]
@@ -82,12 +83,15 @@ def test_the_rule_sends_ami_state_changes_to_the_runner_and_goes_with_the_backup
     assert leftovers(clients) == leftovers(clients, "nothing-of-ours")
 
 
-def test_the_runner_policy_gains_nothing_for_events(clients, group):
+def test_the_runner_policy_gains_only_putrule_on_its_own_rule(clients, group):
     outs = backup.create(clients, props())
     document = clients("iam").get_role_policy(RoleName=Names(outs["backup_id"]).runner_role,
                                               PolicyName="amibackup")["PolicyDocument"]
     text = json.dumps(document)
-    assert "events:" not in text and "cloudwatch:" not in text and "lambda:" not in text
+    assert "cloudwatch:" not in text and "lambda:" not in text
+    # Issue 16: the runner narrows its own rule to its images in flight, and nothing else.
+    [narrow] = [s for s in document["Statement"] if "events:" in json.dumps(s)]
+    assert narrow["Action"] == "events:PutRule" and narrow["Resource"] == outs["ami_rule_arn"]
 
 
 def test_a_rule_deleted_by_hand_comes_back_on_update_and_teardown_tolerates_it(clients,

@@ -65,6 +65,10 @@ install -m 0755 "$here/pulumi-resource-pulumi-python" "$bin_dir/pulumi-resource-
 # the CLI finds ours, `pulumi-language-python` (devkit/langhost.py behind a launcher),
 # beside itself. It lets `pulumi preview/up/refresh/destroy` run a Python program.
 install -m 0755 "$here/pulumi-language-python" "$bin_dir/pulumi-language-python"
+# The same launcher as `pulumi-language-nodejs` serves devkit/nodehost.py, which runs
+# TypeScript programs with the npm package @pulumi/pulumi's own runner (Pulumi's Node.js
+# host is not served either).
+install -m 0755 "$here/pulumi-language-python" "$bin_dir/pulumi-language-nodejs"
 rm -f "$bin_dir/pulumi-language-python-exec"  # the real host's script: ours does not use it
 
 printf '%s\n' "$bin_dir"

@@ -7,8 +7,8 @@ configuration (`AMIBACKUP_CONFIG`, see config.py). An event may carry only:
 - an EventBridge `EC2 AMI State Change` event (source `aws.ec2`): one of the backup's
   images became `available` (promote, prune) or `failed` (report, fail the invocation).
 
-Anything else is refused, logged, and fails the invocation. Lambda's stock Python runtime
-provides boto3; nothing else is needed.
+Anything else is refused, logged, and fails the invocation. The function's zip carries the
+boto3 and botocore the runner is tested with (provision/package.py), ahead of the runtime's.
 """
 
 from __future__ import annotations

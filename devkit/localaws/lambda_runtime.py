@@ -1,12 +1,23 @@
-"""Invoke a deployed function in-process, as Lambda would, and deliver AMI events to it.
+"""Invoke a deployed function as Lambda would, and deliver AMI events to it.
 
-What Lambda does for each invocation (Lambda Developer Guide, "Lambda runtime environment"
-and "Using the Lambda context object in Python"): it reads the function's configuration
-(`Handler` as `module.function`, `Environment.Variables`, `Timeout`), sets those variables
-in the process environment, and calls the handler with the event and a context carrying
+What Lambda does for each invocation (Lambda Developer Guide, "Lambda runtime environment",
+"Defining Lambda function handler in Python" and "Using the Lambda context object in
+Python"): it reads the function's configuration (`Handler` as `module.function`,
+`Environment.Variables`, `Timeout`, the code), runs the handler in an execution environment
+whose `sys.path` starts with the deployment package (`/var/task`), with those variables and
+`AWS_REGION` in the environment, and calls it with the event and a context carrying
 `aws_request_id`, `function_name`, `invoked_function_arn` and
-`get_remaining_time_in_millis()`. Here the handler's module is this checkout's (the code
-the function's zip was built from), imported in this process.
+`get_remaining_time_in_millis()`. An environment is reused for later invocations (warm) and
+serves one at a time; a new configuration or code gets new environments.
+
+Here an execution environment is a child process (`lambda_bootstrap.py`, `python -I -S`)
+whose `sys.path` is the function's deployed zip, unpacked, and the standard library: the
+runner runs with exactly the code and the boto3/botocore its package carries, never this
+process's. The zip is the one the local AWS stored at CreateFunction/UpdateFunctionCode. AWS
+calls go to the local AWS's endpoint (`AWS_ENDPOINT_URL`; for moto in-process, a server on
+loopback over the same state is started). What the handler logs is written to this
+process's stdout/stderr, and an error it raises is raised here again (same class where this
+process can import it, the remote traceback as a note).
 
 EventBridge delivers an event to the targets of every rule whose pattern matches it
 (EventBridge User Guide, "Event patterns"); `deliver_ami_events()` does that for the
@@ -18,61 +29,45 @@ An asynchronous invocation's error does not reach the sender: it is collected.
 Scheduler invokes the target at the scheduled time. Tests and the demo play a schedule
 fast-forwarded, so an invocation may be given the wall clock it runs at (`at`): the
 runner's clock (`amibackup.runner.handler.clock`) then reads `at` plus the time elapsed
-since the invocation began, as if Lambda had run it then. Nothing else in the process moves.
+since the invocation began, as if Lambda had run it then. Nothing else moves.
 """
 
 from __future__ import annotations
 
+import atexit
+import base64
 import importlib
+import io
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from devkit.localaws import ec2 as local_ec2
 from devkit.localaws.eventbridge import matches
 
-_env_lock = threading.RLock()  # one invocation changes the process environment at a time
+BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+CODE_CACHE = Path.home() / ".cache" / "amibackup" / "lambda-code"
+WARM_LIMIT = 6  # idle execution environments kept; the oldest beyond it are stopped
+PASSED_ON = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PATH", "LANG",
+             "TZ")  # Lambda gives the role's credentials; here, this process's (fake) ones
 
-
-@dataclass(frozen=True)
-class Context:
-    """The Lambda context object's members that handlers use."""
-
-    aws_request_id: str
-    function_name: str
-    invoked_function_arn: str
-    deadline: float  # time.monotonic() at which Lambda stops the invocation
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(int((self.deadline - time.monotonic()) * 1000), 0)
-
-
-def _handler_of(spec: str) -> Callable[[Any, Any], Any]:
-    module, _, name = spec.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    with _env_lock:
-        saved = {key: os.environ.get(key) for key in variables}
-        os.environ.update(variables)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+_lock = threading.Lock()
+_idle: dict[tuple[Any, ...], list[subprocess.Popen[str]]] = {}
+_order: list[tuple[tuple[Any, ...], subprocess.Popen[str]]] = []
+_server = ExitStack()
+_endpoint: dict[str, str] = {}
 
 
 RUNNER_CLOCK = "amibackup.runner.handler.clock"
@@ -80,8 +75,9 @@ RUNNER_CLOCK = "amibackup.runner.handler.clock"
 
 @contextmanager
 def wall_clock(at: datetime | None) -> Iterator[None]:
-    """In the block, the runner's clock reads `at` (aware) plus the time since the block began;
-    None: the real clock."""
+    """For a handler called directly in this process: in the block, the runner's clock reads
+    `at` (aware) plus the time since the block began; None: the real clock. (An invocation
+    through `invoke` does the same in its execution environment.)"""
     if at is None:
         yield
         return
@@ -90,19 +86,159 @@ def wall_clock(at: datetime | None) -> Iterator[None]:
         yield
 
 
+class FunctionError(RuntimeError):
+    """The handler raised an exception of a class this process cannot import."""
+
+
+def _local_endpoint() -> str:
+    """The local AWS's URL: AWS_ENDPOINT_URL, else a server over moto's in-process state."""
+    configured = os.environ.get("AWS_ENDPOINT_URL")
+    if configured:
+        return configured
+    with _lock:
+        if "url" not in _endpoint:
+            from devkit.localaws.server import moto_server
+
+            _endpoint["url"] = _server.enter_context(moto_server())
+            atexit.register(_server.close)
+        return _endpoint["url"]
+
+
+def _code_bytes(config: dict[str, Any]) -> bytes:
+    """The deployment package the local AWS stored for the function."""
+    from moto.awslambda.models import lambda_backends
+
+    arn = str(config["FunctionArn"]).split(":")
+    region, account = arn[3], arn[4]
+    return bytes(lambda_backends[account][region].get_function(config["FunctionName"]).code_bytes)
+
+
+def code_dir(config: dict[str, Any]) -> Path:
+    """The function's zip unpacked (once per CodeSha256, shared by processes)."""
+    digest = base64.b64decode(config["CodeSha256"]).hex()
+    target = CODE_CACHE / digest
+    if not target.is_dir():
+        partial = CODE_CACHE / f"{digest}.{os.getpid()}.{threading.get_ident()}"
+        with zipfile.ZipFile(io.BytesIO(_code_bytes(config))) as archive:
+            archive.extractall(partial)
+        try:
+            partial.rename(target)
+        except OSError:  # another process unpacked it first
+            import shutil
+
+            shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _environment(config: dict[str, Any]) -> dict[str, str]:
+    region = str(config["FunctionArn"]).split(":")[3]
+    env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+    env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+                "AWS_ENDPOINT_URL": _local_endpoint(),
+                "AWS_LAMBDA_FUNCTION_NAME": str(config["FunctionName"]),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+                "LAMBDA_TASK_ROOT": str(code_dir(config)), "PYTHONDONTWRITEBYTECODE": "1"})
+    env.update(config.get("Environment", {}).get("Variables", {}))
+    return env
+
+
+def _start(config: dict[str, Any], env: dict[str, str]
+           ) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", str(BOOTSTRAP), str(code_dir(config)), config["Handler"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+
+
+def _take(key: tuple[Any, ...], config: dict[str, Any], env: dict[str, str]
+          ) -> subprocess.Popen[str]:
+    """An idle warm environment of this configuration, else a new one (a cold start)."""
+    with _lock:
+        pool = _idle.get(key, [])
+        while pool:
+            worker = pool.pop()
+            _order.remove((key, worker))
+            if worker.poll() is None:
+                return worker
+    return _start(config, env)
+
+
+def _give_back(key: tuple[Any, ...], worker: subprocess.Popen[str]) -> None:
+    with _lock:
+        _idle.setdefault(key, []).append(worker)
+        _order.append((key, worker))
+        while len(_order) > WARM_LIMIT:
+            old_key, old = _order.pop(0)
+            _idle[old_key].remove(old)
+            _stop(old)
+
+
+def _stop(worker: subprocess.Popen[str]) -> None:
+    if worker.stdin:
+        worker.stdin.close()
+    try:
+        worker.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+@atexit.register
+def stop_all() -> None:
+    """Stop every warm execution environment (also at exit)."""
+    with _lock:
+        workers = [w for _, w in _order]
+        _idle.clear()
+        _order.clear()
+    for worker in workers:
+        _stop(worker)
+
+
+def _raised(error: dict[str, str]) -> BaseException:
+    """The handler's exception, as the same class where this process can import it."""
+    try:
+        cls = importlib.import_module(error["module"])
+        for part in error["type"].split("."):
+            cls = getattr(cls, part)
+        raised = cls(error["message"]) if isinstance(cls, type) and issubclass(
+            cls, Exception) else None
+    except Exception:  # noqa: BLE001 - any class we cannot rebuild is reported as is
+        raised = None
+    if raised is None:
+        raised = FunctionError(f"{error['type']}: {error['message']}")
+    raised.add_note(f"in the function's execution environment:\n{error['traceback']}")
+    return raised
+
+
 def invoke(lam: Any, function: str, event: Any, at: datetime | None = None) -> Any:
     """Call the deployed function's handler with `event`, as Lambda would; its result.
 
     `function` is a name or ARN; errors the handler raises propagate (a failed invocation).
-    `at`: the wall clock the invocation runs at (see `wall_clock`), default the real one.
+    `at`: the wall clock the invocation runs at (see the module's docstring), default the
+    real one.
     """
     config = lam.get_function_configuration(FunctionName=function)
-    variables = dict(config.get("Environment", {}).get("Variables", {}))
-    context = Context(str(uuid.uuid4()), config["FunctionName"], config["FunctionArn"],
-                      time.monotonic() + float(config.get("Timeout", 3)))
-    handler = _handler_of(config["Handler"])
-    with _environment(variables), wall_clock(at):
-        return handler(json.loads(json.dumps(event)), context)  # the event crosses as JSON
+    env = _environment(config)
+    key = (config["CodeSha256"], config["Handler"], tuple(sorted(env.items())))
+    request = {"event": json.loads(json.dumps(event)), "request_id": str(uuid.uuid4()),
+               "function_name": config["FunctionName"], "function_arn": config["FunctionArn"],
+               "timeout": config.get("Timeout", 3), "memory": config.get("MemorySize", 128),
+               "at": at.astimezone(UTC).isoformat() if at else None}  # naive: local time
+    worker = _take(key, config, env)
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write(json.dumps(request) + "\n")
+    worker.stdin.flush()
+    line = worker.stdout.readline()
+    if not line:  # the environment died (Lambda: Runtime.ExitError)
+        worker.wait()
+        raise FunctionError(f"the execution environment of {function} exited "
+                            f"({worker.returncode}) without answering")
+    _give_back(key, worker)
+    reply = json.loads(line)
+    sys.stdout.write(reply.get("stdout", ""))
+    sys.stderr.write(reply.get("stderr", ""))
+    if "error" in reply:
+        raise _raised(reply["error"])
+    return reply["result"]
 
 
 @dataclass
