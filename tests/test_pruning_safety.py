@@ -18,16 +18,24 @@ from moto.ec2.models import ec2_backends
 
 from amibackup.names import Names
 from amibackup.provision import backup
-from amibackup.runner import record
+from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from devkit.localaws import amis
+from devkit.localaws import ssm as local_ssm
+from devkit.localaws.lambda_runtime import FunctionError
 from devkit.scenarios import T0, default_image, fire_schedule, leftovers
 from tests.support.faults import Cut, after_call, cut_after, refused
 
 SPEC = {"backup_name": "web-backup", "group_name": "web"}
+CUT = (Cut, FunctionError)  # the execution environment killed mid-run (a Lambda timeout)
 ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def lease_expired(backup_id: str) -> None:
+    """Time passing beyond a dead run's lease, as AWS stamps it on the lock."""
+    local_ssm.backdate(Names(backup_id).lock_parameter, lock.LEASE_SECONDS + 1)
 
 
 def deploy(clients: Clients, **overrides: Any) -> tuple[BackupSpec, dict[str, Any]]:
@@ -180,8 +188,9 @@ def test_the_image_of_a_run_cut_after_create_image_is_adopted_by_the_next(client
     spec, outs = deploy(clients, retention=2)
     backup_id = outs["backup_id"]
     first = fire(clients, backup_id, 0)["created"]
-    with cut_after("CreateImage"), pytest.raises(Cut):
+    with cut_after("CreateImage"), pytest.raises(CUT):
         fire(clients, backup_id, 1)
+    lease_expired(backup_id)  # the next scheduled run comes after the dead run's lease
     orphan = [i for i in _backup_image_ids(clients, backup_id) if i != first]
     assert len(orphan) == 1 and not owned(clients, backup_id).owns(orphan[0])
     nxt = fire(clients, backup_id, 2)
@@ -202,8 +211,9 @@ def test_a_promotion_cut_before_the_default_moved_is_finished_by_the_next_run(cl
     _spec, outs = deploy(clients, retention=3)
     backup_id = outs["backup_id"]
     first = fire(clients, backup_id, 0)["created"]
-    with cut_after("CreateLaunchTemplateVersion"), pytest.raises(Cut):
+    with cut_after("CreateLaunchTemplateVersion"), pytest.raises(CUT):
         fire(clients, backup_id, 1)
+    lease_expired(backup_id)
     assert default_image(ec2, group.template_id) == first  # the new version is not default
     nxt = fire(clients, backup_id, 2)
     assert not any("manual change" in s or "operator's choice" in s for s in nxt["skipped"])
@@ -256,7 +266,7 @@ def test_a_rollback_during_the_run_wins(clients, group, lands_after):
 def test_a_run_that_raises_still_logs_its_summary_with_failed(clients, group, capsys):
     _, outs = deploy(clients)
     with refused("CreateImage", "UnauthorizedOperation") as fired, \
-            pytest.raises(ClientError, match="UnauthorizedOperation"):
+            pytest.raises((ClientError, FunctionError), match="UnauthorizedOperation"):
         fire(clients, outs["backup_id"], 0)
     assert fired == ["CreateImage"]
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
