@@ -25,6 +25,7 @@ TAG_CREATED_AT = f"{PREFIX}:created-at"
 TAG_RUN = f"{PREFIX}:run"
 TAG_KEPT = f"{PREFIX}:kept"  # teardown's reason for an image it must leave behind
 TAG_OWNER = f"{PREFIX}:owner"  # on the function: project/stack/resource that declared it
+TAG_STACK = f"{PREFIX}:stack"  # on every part and image: project/stack that declared it
 TAG_MANAGED_BY = "managed-by"  # on the roles and function: who made them
 
 NAME_MAX = 64  # IAM roles, Lambda functions and Scheduler schedules alike
@@ -132,6 +133,13 @@ class Names:
 
     def image(self, run: str) -> str:
         return image_name(self.backup_id, run)
+
+
+def stack_of(owner: str | None, backup_id: str) -> str:
+    """The `amibackup:stack` tag value: `project/stack` of the declaring resource's owner key
+    (project/stack/name); a backup declared outside a stack is a stack of its own."""
+    parts = (owner or "").split("/")
+    return "/".join(parts[:2]) if len(parts) >= 3 and all(parts[:2]) else backup_id
 
 
 def template_claim_parameter(template_id: str) -> str:

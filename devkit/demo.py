@@ -339,7 +339,7 @@ def scenes(pulumi: Cli, clients: Clients, backups: list[dict[str, Any]],
     last, _ = play_schedule(clients, backup_id, template_id, 1, start=last)
 
     step("a slow image is promoted on its own event, between two scheduled runs")
-    promoted_on_its_event(clients, backup_id, template_id, last)
+    last = promoted_on_its_event(clients, backup_id, template_id, last)
 
     step("pulumi refresh: the outputs follow what the runs made")
     refresh(pulumi, clients, backups[0]["name"], backup_id)
@@ -347,9 +347,44 @@ def scenes(pulumi: Cli, clients: Clients, backups: list[dict[str, Any]],
     step("a stateful group is refused at plan time (pulumi preview)")
     preview_stateful(pulumi, backups)
 
+    step("a $Latest group: promotions move $Latest, never the default")
+    on_latest(clients, group, backup_id, template_id, last)
+
     step("pulumi destroy")
     left_clean = destroy(pulumi, clients, backup_id, template_id)
     return 0 if left_clean and settings_kept else 1
+
+
+def which_the_group(clients: Clients, template_id: str) -> str:
+    """What the demo group launches now: its template version and that version's image."""
+    group = clients("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[local_backups()[0]["group_name"]])["AutoScalingGroups"][0]
+    which = group["LaunchTemplate"]["Version"]
+    return f"{which}, {launched(clients('ec2'), template_id, which)[1]}"
+
+
+def launched(ec2: Any, template_id: str, which: str) -> tuple[int, str]:
+    """The version number and image of the template's `$Default` or `$Latest`."""
+    version = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template_id, Versions=[which])["LaunchTemplateVersions"][0]
+    return int(version["VersionNumber"]), str(version["LaunchTemplateData"]["ImageId"])
+
+
+def on_latest(clients: Clients, group: str, backup_id: str, template_id: str,
+              last: datetime) -> None:
+    """The operator moves the group to `$Latest`; the next tick promotes there only, so the
+    default and the latest both launch backups when the backup is destroyed."""
+    clients("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=group,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"})
+    say(f"group {group} now launches $Latest")
+    play_schedule(clients, backup_id, template_id, 1, start=last)
+    ec2 = clients("ec2")
+    ours = {i.image_id for i in backup_images(ec2, backup_id)}
+    for which in ("$Latest", "$Default"):
+        number, image = launched(ec2, template_id, which)
+        say(f"{which}: version {number} launches {image} "
+            f"({'a backup' if image in ours else 'not a backup'})")
 
 
 def destroy(pulumi: Cli, clients: Clients, backup_id: str, template_id: str) -> bool:
@@ -359,13 +394,17 @@ def destroy(pulumi: Cli, clients: Clients, backup_id: str, template_id: str) -> 
     pulumi.ok("destroy", "--yes")
     left = scenarios.leftovers(clients, backup_id, made_snapshots)
     ec2 = clients("ec2")
-    launches = default_image(ec2, template_id)
-    exists = image_exists(ec2, launches)
     say(f"images of the backup left: {len(left.images)}; "
         f"their snapshots left: {len(left.snapshots)}")
     say(f"its schedules, functions and roles left: "
         f"{len(left.schedules) + len(left.functions) + len(left.roles)}")
-    say(f"the group launches {launches} (exists: {exists})")
+    exists = True
+    for which in ("$Latest", "$Default"):  # teardown restores what any group may launch
+        number, image = launched(ec2, template_id, which)
+        live = image_exists(ec2, image)
+        exists = exists and live
+        say(f"{which}: version {number} launches {image} (exists: {live})")
+    say(f"the group launches {which_the_group(clients, template_id)} (exists: {exists})")
     say("stopping the moto server")
     return left == scenarios.Leftovers() and exists
 

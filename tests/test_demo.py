@@ -140,3 +140,16 @@ def test_destroy_leaves_nothing_and_the_group_image_exists(demo: str) -> None:
     assert "images of the backup left: 0; their snapshots left: 0" in destroyed
     assert "its schedules, functions and roles left: 0" in destroyed
     assert "(exists: True)" in destroyed
+
+
+def test_a_latest_group_is_promoted_on_latest_and_restored_by_destroy(demo: str) -> None:
+    """Issue 18 item 1 in the demo: promotions on a `$Latest` group move `$Latest` only, and
+    destroy leaves both `$Latest` and `$Default` on a live image that is not a backup."""
+    latest = scene(demo, "a $Latest group")
+    assert re.search(r"\$Latest: version \d+ launches ami-\w+ \(a backup\)", latest), latest
+    assert re.search(r"\$Default: version \d+ launches ami-\w+ \(a backup\)", latest), latest
+    destroyed = scene(demo, "pulumi destroy")
+    after = {which: re.search(rf"\{which}: version (\d+) launches (ami-\w+) \(exists: True\)",
+                              destroyed) for which in ("$Latest", "$Default")}
+    assert all(after.values()), destroyed
+    assert re.search(r"the group launches \$Latest, ami-\w+ \(exists: True\)", destroyed)

@@ -17,9 +17,12 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from amibackup.provision import backup
+from amibackup.names import TAG_STACK
+from amibackup.provision import backup, iam
 from amibackup.provision.policy import (
     Scope,
+    boundary_arn,
+    boundary_policy,
     deployer_policy,
     deployer_policy_json,
     runner_policy,
@@ -288,13 +291,31 @@ def test_an_unmapped_call_fails_loudly():
 
 # --- the deployer policy ------------------------------------------------------------------
 
+STACK = "shop/prod"  # the deployer identity's amibackup:stack tag
+
+
 def props(**overrides: Any) -> BackupSpec:
-    return BackupSpec.from_props(
-        normalise({"backup_name": "web-backup", "group_name": "web", **overrides}))
+    return BackupSpec.from_props(normalise(
+        {"backup_name": "web-backup", "group_name": "web", "owner": f"{STACK}/web-backup",
+         **overrides}))
 
 
-def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, groups):
-    with enforce(deployer_policy("aws", ACCOUNT, REGION)) as enforcer:
+def as_deployer(stack: str = STACK) -> Any:
+    """The shipped deployer policy, held by an identity tagged with `stack`."""
+    return enforce(deployer_policy("aws", ACCOUNT, REGION),
+                   principal_tags={TAG_STACK: stack})
+
+
+@pytest.fixture
+def boundary(aws: Clients) -> str:
+    """The permissions boundary, made once per account by an administrator."""
+    arn = boundary_arn("aws", ACCOUNT)
+    iam.ensure_boundary(aws("iam"), arn, boundary_policy("aws", "*"), "")
+    return arn
+
+
+def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, groups, boundary):
+    with as_deployer() as enforcer:
         clients = Clients(REGION)
         outs = backup.create(clients, props())
         backup_id = outs["backup_id"]
@@ -309,21 +330,22 @@ def test_d_create_update_refresh_delete_pass_under_the_deployer_policy(aws, grou
     assert aws("lambda").list_functions()["Functions"] == []
     assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"]
             if r["RoleName"].startswith("amibackup-")] == []
-    assert {"Roles", "PassRolesToRunnerAndSchedule", "Function", "Schedule",
-            "RunLocksAndTemplateClaims"} <= enforcer.used_statements()
+    assert {"CreateRolesInBoundary", "PassRolesOfStack", "CreateFunctionsOfStack",
+            "Schedule", "RunLocksAndTemplateClaims"} <= enforcer.used_statements()
 
 
-def test_d_delete_removes_the_backup_images_under_the_deployer_policy(aws, groups):
+def test_d_delete_removes_the_backup_images_under_the_deployer_policy(aws, groups, boundary):
     web, _ = groups
     spec = props()
     outs = backup.create(aws, spec)
     backup_id = outs["backup_id"]
     for n in range(2):
         event = {"scheduled_time": (T0 + timedelta(hours=n)).isoformat()}
-        with deployed(backup.runner_job(spec, backup_id, REGION)), on_time(event):
+        with deployed(backup.runner_job(spec, backup_id, REGION, owner=spec.owner)), \
+                on_time(event):
             handler(event)
     assert len(backup_images(aws("ec2"), backup_id)) == 2
-    with enforce(deployer_policy("aws", ACCOUNT, REGION)) as enforcer:
+    with as_deployer() as enforcer:
         backup.delete(Clients(REGION), backup_id, spec, outs["recorded_version"])
     assert enforcer.denied() == []
     assert backup_images(aws("ec2"), backup_id) == []
@@ -347,7 +369,7 @@ DEPLOYER_OUTSIDE: list[tuple[str, Callable[[Clients], Any], str]] = [
 @pytest.mark.parametrize(("what", "call", "error"), DEPLOYER_OUTSIDE,
                          ids=[o[0] for o in DEPLOYER_OUTSIDE])
 def test_d_calls_outside_the_deployer_policy_are_denied(aws, groups, what, call, error):
-    with (enforce(deployer_policy("aws", ACCOUNT, REGION)) as enforcer,
+    with (as_deployer() as enforcer,
           pytest.raises(ClientError) as err):
         call(Clients(REGION))
     assert code(err) == error, what
@@ -358,14 +380,16 @@ def test_d_the_deployer_passes_roles_only_to_lambda_and_scheduler():
     policy = deployer_policy("aws", ACCOUNT, REGION)
     role = f"arn:aws:iam::{ACCOUNT}:role/amibackup-web-1a2b3c4d-run"
 
-    def passing(to: str, arn: str = role) -> str:
-        return evaluate(policy, Request("iam:PassRole", arn,
-                                        {"iam:PassedToService": [to]})).effect
+    def passing(to: str, arn: str = role, stack: str = STACK) -> str:
+        return evaluate(policy, Request("iam:PassRole", arn, {
+            "iam:PassedToService": [to], f"aws:ResourceTag/{TAG_STACK}": [stack],
+            f"aws:PrincipalTag/{TAG_STACK}": [STACK]})).effect
 
     assert passing("lambda.amazonaws.com") == ALLOW
     assert passing("scheduler.amazonaws.com") == ALLOW
     assert passing("ec2.amazonaws.com") == IMPLICIT_DENY
     assert passing("lambda.amazonaws.com", f"arn:aws:iam::{ACCOUNT}:role/admin") == IMPLICIT_DENY
+    assert passing("lambda.amazonaws.com", stack="shop/other") == IMPLICIT_DENY
 
 
 def test_the_shipped_deployer_policy_is_the_generated_one():

@@ -207,6 +207,16 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert failures == [] and plugin.diff(id_, imported, rechecked).changes == \
         provider_pb2.DiffResponse.DIFF_NONE
 
+    # Drift: a function deleted by hand shows after refresh as an update that repairs it.
+    lam.delete_function(FunctionName=Names(id_).function)
+    _, drifted, _ = plugin.read(id_, outs, changed)
+    assert plain(drifted)["functionArn"] is None
+    repair = plugin.diff(id_, drifted, changed)
+    assert repair.changes == provider_pb2.DiffResponse.DIFF_SOME and not repair.replaces
+    assert dict(repair.detailedDiff)["functionArn"].inputDiff is False
+    outs = plugin.update(id_, drifted, changed)
+    assert plain(outs)["functionArn"] and lam.get_function(FunctionName=Names(id_).function)
+
     plugin.delete(id_, outs)
     assert not lam.list_functions()["Functions"]
     assert not aws("scheduler").list_schedules()["Schedules"]

@@ -197,6 +197,8 @@ def test_yaml_program_lifecycle_and_the_move_from_the_dynamic_resource(
     assert "~ 1 updated" in yaml.ok("up", "--yes")
     assert json.loads(yaml.ok("stack", "output", "backupId", "--json")) == backup_id
     assert schedule_of(aws, backup_id)["ScheduleExpression"] == "cron(0 0 * * ? *)"
+    state = yaml.resource("web-backup")
+    assert is_secret(state["inputs"]["tags"]) and is_secret(state["outputs"]["tags"])
 
     # Refresh records the live images; secrets stay secret.
     yaml.ok("refresh", "--yes")

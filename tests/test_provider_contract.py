@@ -100,7 +100,8 @@ def test_create_diff_update_read_delete(provider, aws, group):
     assert schedule["State"] == "DISABLED" and updated["schedule_state"] == "DISABLED"
     assert deployed_job(aws, outs) == {
         "backup_id": id_, "group_name": "web", "region": "us-east-1", "retention": 2,
-        "no_reboot": True, "tags": {}, "template_id": group.template_id,
+        "no_reboot": True, "tags": {"amibackup:stack": id_},  # declared outside a stack
+        "template_id": group.template_id,
         "recorded_version": outs["recorded_version"], "period_seconds": 86400}
     assert updated["backup_id"] == id_ and updated["function_arn"] == outs["function_arn"]
     assert provider.diff(id_, updated, checked(provider, frequency="daily", paused=True,
@@ -250,5 +251,5 @@ def test_tags_update_in_place_on_function_and_roles(provider, aws, group):
     for tags in (fn_tags, role_tags):
         assert tags["team"] == "api" and "old" not in tags and tags["amibackup:backup"] == id_
         job = deployed_job(aws, outs)
-    assert job["tags"] == {"team": "api"}
+    assert job["tags"] == {"team": "api", "amibackup:stack": id_}  # declared outside a stack
     provider.delete(id_, updated)

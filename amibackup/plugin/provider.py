@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.provider.experimental.provider import (
     CheckFailure,
     CheckRequest,
@@ -58,8 +57,6 @@ if TYPE_CHECKING:
     from amibackup.provider import AmiAutoBackupProvider
 
 T = TypeVar("T")
-# Inputs the provider fills from the resource's URN (as AmiAutoBackup does in Python).
-URN_INPUTS = ("owner", "backup_name")
 
 
 def urn_parts(urn: str) -> tuple[str, str, str]:
@@ -243,4 +240,4 @@ def main() -> None:
     server.main(sys.argv[1:], __version__, AmiBackupProvider())
 
 
-__all__ = ["TOKEN", "AmiBackupProvider", "PropertyValue", "main"]
+__all__ = ["TOKEN", "AmiBackupProvider", "main"]

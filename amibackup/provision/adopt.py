@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amibackup.names import Names
+from amibackup.names import PREFIX, Names
 from amibackup.provision import alarms, claim, events, lambda_fn, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.schedule import PRESETS
@@ -63,7 +63,9 @@ def describe(clients: Any, backup_id: str, default_owner: str | None = None
                           schedule.get("ScheduleExpressionTimezone") or "UTC"),
         "retention": job.get("retention"), "no_reboot": job.get("no_reboot"),
         "paused": schedule.get("State") == "DISABLED",
-        "tags": dict(job.get("tags") or {}),
+        # the runner's job also carries amibackup's own keys (the stack tag): not inputs
+        "tags": {k: v for k, v in (job.get("tags") or {}).items()
+                 if not k.startswith(f"{PREFIX}:")},
     }
     topic = _topic(clients("cloudwatch"), names)
     if topic:

@@ -16,8 +16,10 @@ from amibackup.names import (
     TAG_BACKUP,
     TAG_MANAGED_BY,
     TAG_OWNER,
+    TAG_STACK,
     Names,
     new_backup_id,
+    stack_of,
     tag_value,
 )
 from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
@@ -35,20 +37,27 @@ LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
 def runner_job(spec: BackupSpec, backup_id: str, region: str,
                template_id: str | None = None, recorded_version: int | None = None,
-               period_seconds: int | None = None) -> Job:
+               period_seconds: int | None = None, owner: str | None = None) -> Job:
     """The runner's whole job, fixed at deploy in the function's environment: with the
-    schedule it may run at, and how late Scheduler may deliver a run."""
+    schedule it may run at, and how late Scheduler may deliver a run.
+
+    Its images carry the stack tag: the runner's permissions boundary lets it make and
+    delete images of its own stack only.
+    """
     return Job(backup_id=backup_id, group_name=spec.group_name, region=region,
                template_id=template_id, recorded_version=recorded_version,
                period_seconds=period_seconds, retention=spec.retention,
-               no_reboot=spec.no_reboot, tags=dict(spec.tags),
+               no_reboot=spec.no_reboot,
+               tags={**spec.tags, TAG_STACK: stack_of(owner or spec.owner, backup_id)},
                schedule_expression=spec.schedule_expression, timezone=spec.timezone,
                delivery_window_seconds=scheduler.delivery_window_seconds(),
                paused=spec.paused)
 
 
-def _resource_tags(spec: BackupSpec, backup_id: str) -> dict[str, str]:
-    return {**spec.tags, TAG_BACKUP: backup_id, TAG_MANAGED_BY: "amibackup"}
+def _resource_tags(spec: BackupSpec, backup_id: str, owner: str | None = None
+                   ) -> dict[str, str]:
+    return {**spec.tags, TAG_BACKUP: backup_id, TAG_MANAGED_BY: "amibackup",
+            TAG_STACK: stack_of(owner or spec.owner, backup_id)}
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,17 @@ def _check_topic(spec: BackupSpec, region: str) -> None:
                              f"the backup in {region}: use an SNS topic in {region}")
 
 
+def _boundary(clients: Clients, scope: policy.Scope) -> tuple[str, list[str]]:
+    """The permissions boundary's ARN (made if the account has none, and we may); warnings."""
+    arn = policy.boundary_arn(scope.partition, scope.account)
+    warning = iam.ensure_boundary(
+        clients("iam"), arn, policy.boundary_policy(scope.partition, "*"),  # as shipped
+        "amibackup: the most any role amibackup makes may do (README, 'Deployer policy')")
+    return arn, [warning] if warning else []
+
+
 def runner_environment(spec: BackupSpec, backup_id: str, region: str, template_id: str,
-                       recorded: int | None) -> dict[str, str]:
+                       recorded: int | None, owner: str | None = None) -> dict[str, str]:
     """The function's environment (the runner's job); refused when over Lambda's 4 KB.
 
     Check refuses it at plan time; this catches values unknown then, and runs before
@@ -131,7 +149,7 @@ def runner_environment(spec: BackupSpec, backup_id: str, region: str, template_i
     """
     period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
     environment = job_environment(runner_job(spec, backup_id, region, template_id, recorded,
-                                             int(period)))
+                                             int(period), owner))
     size = environment_size(environment)
     if size > ENVIRONMENT_LIMIT:
         raise ProvisionError(
@@ -141,19 +159,20 @@ def runner_environment(spec: BackupSpec, backup_id: str, region: str, template_i
     return environment
 
 
-def _roles(clients: Clients, spec: BackupSpec, scope: policy.Scope, tags: dict[str, str]
-           ) -> tuple[str, str]:
-    """The runner's and the scheduler's roles, with their policies and tags as wanted."""
+def _roles(clients: Clients, spec: BackupSpec, scope: policy.Scope, tags: dict[str, str],
+           boundary: str) -> tuple[str, str]:
+    """The runner's and the scheduler's roles, with their boundary, policies and tags."""
     a_iam, names = clients("iam"), scope.names
 
     def role(name: str, service: str, doc: dict[str, Any], what: str) -> str:
         found = ignore_missing(lambda: a_iam.get_role(RoleName=name))
         if found:
+            iam.set_tags(a_iam, name, tags)  # the stack tag first: the rest is scoped by it
+            iam.ensure_boundary_on(a_iam, found["Role"], boundary)
             iam.put_policy(a_iam, name, doc)
-            iam.set_tags(a_iam, name, tags)
             return str(found["Role"]["Arn"])
         return iam.create_role(a_iam, name, policy.trust(service, scope.account), doc, tags,
-                               f"amibackup {scope.backup_id}: {what}")
+                               f"amibackup {scope.backup_id}: {what}", boundary)
 
     return (role(names.runner_role, "lambda.amazonaws.com", policy.runner_policy(scope),
                  f"runner of the AMI backup of group {spec.group_name}"),
@@ -168,17 +187,19 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     found = resolve_group(clients, spec.group_name)
     scope = _scope(clients, spec, backup_id, found.template_id)
     _check_topic(spec, scope.region)
-    tags = _resource_tags(spec, backup_id)
     owner = owner or spec.owner
+    tags = _resource_tags(spec, backup_id, owner)
     if owner:
         tags[TAG_OWNER] = tag_value(owner)  # a resource name may hold any character
     recorded = recorded_version if recorded_version is not None else found.default_version
     period = alarms.schedule_period(spec.schedule_expression, spec.timezone)
     environment = runner_environment(spec, backup_id, scope.region, found.template_id,
-                                     recorded)
-    runner_role, scheduler_role = _roles(clients, spec, scope, tags)
+                                     recorded, owner)
+    boundary, boundary_warnings = _boundary(clients, scope)
+    runner_role, scheduler_role = _roles(clients, spec, scope, tags, boundary)
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
                                                         tags, environment)
+    warnings = boundary_warnings + warnings
     rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
                                   function_arn, enabled=not spec.paused)
     request = scheduler.schedule_request(
@@ -245,7 +266,7 @@ def create(clients: Clients, spec: BackupSpec, owner: str | None = None) -> dict
                             found.template_name)
     backup_id = new_backup_id(spec.backup_name or spec.group_name)
     runner_environment(spec, backup_id, clients.region or "", found.template_id,
-                       found.default_version)  # fits, before anything is made
+                       found.default_version, owner)  # fits, before anything is made
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     try:
         return ensure(clients, spec, backup_id, owner=owner)
@@ -269,7 +290,8 @@ def update(clients: Clients, spec: BackupSpec, backup_id: str, olds: dict[str, A
                                 found.template_name)
         recorded = None
     runner_environment(spec, backup_id, clients.region or "", found.template_id,
-                       int(recorded) if recorded is not None else found.default_version)
+                       int(recorded) if recorded is not None else found.default_version,
+                       owner)
     claim.claim(clients("ssm"), found.template_id, backup_id, owner, spec.group_name)
     outs = ensure(clients, spec, backup_id,
                   recorded_version=int(recorded) if recorded is not None else None, owner=owner)

@@ -72,7 +72,9 @@ def _ensure_permission(lam: Any, request: dict[str, Any]) -> None:
 
 def remove_rule(events: Any, lam: Any, names: Names) -> None:
     """Targets first (AWS refuses to delete a rule that has any), then the rule, then the
-    function's permission; each step tolerates "not found"."""
+    function's permission; each step tolerates "not found". The permission is removed only
+    where the function has a policy: a deployer scoped by the function's tags is refused,
+    not told "not found", for a function that does not exist."""
     found = ignore_missing(lambda: events.list_targets_by_rule(Rule=names.ami_rule,
                                                                EventBusName="default"))
     ids = [t["Id"] for t in (found or {}).get("Targets", [])]
@@ -80,8 +82,9 @@ def remove_rule(events: Any, lam: Any, names: Names) -> None:
         ignore_missing(lambda: events.remove_targets(Rule=names.ami_rule,
                                                      EventBusName="default", Ids=ids))
     ignore_missing(lambda: events.delete_rule(Name=names.ami_rule, EventBusName="default"))
-    ignore_missing(lambda: lam.remove_permission(FunctionName=names.function,
-                                                 StatementId=STATEMENT_ID))
+    if ignore_missing(lambda: lam.get_policy(FunctionName=names.function)) is not None:
+        ignore_missing(lambda: lam.remove_permission(FunctionName=names.function,
+                                                     StatementId=STATEMENT_ID))
 
 
 def get_rule(events: Any, names: Names) -> dict[str, Any] | None:

@@ -79,7 +79,13 @@ def job_of(lam: Any, name: str) -> dict[str, Any] | None:
 
 
 def stop_invocations(lam: Any, name: str) -> None:
-    """Reserved concurrency 0 throttles every new invocation of the function."""
+    """Reserved concurrency 0 throttles every new invocation of the function.
+
+    Existence is asked first (as for every tag-scoped delete): a deployer scoped by the
+    function's tags is refused, not told "not found", for a function that does not exist.
+    """
+    if get_function(lam, name) is None:
+        return
     ignore_missing(lambda: lam.put_function_concurrency(
         FunctionName=name, ReservedConcurrentExecutions=0))
 
@@ -91,7 +97,8 @@ def get_function(lam: Any, name: str) -> dict[str, Any] | None:
 
 def delete_function(lam: Any, logs: Any, names: Names) -> None:
     """The function and the log group Lambda made for it."""
-    ignore_missing(lambda: lam.delete_function(FunctionName=names.function))
+    if get_function(lam, names.function) is not None:
+        ignore_missing(lambda: lam.delete_function(FunctionName=names.function))
     ignore_missing(lambda: logs.delete_log_group(logGroupName=names.log_group))
 
 

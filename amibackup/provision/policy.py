@@ -7,10 +7,11 @@ this backup's tag, change the group's launch template, and hold its own lock.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from amibackup.names import TAG_BACKUP, Names, template_claim_parameter
+from amibackup.names import TAG_BACKUP, TAG_KEPT, TAG_STACK, Names, template_claim_parameter
 
 VERSION = "2012-10-17"
 
@@ -126,43 +127,157 @@ def scheduler_policy(scope: Scope) -> dict[str, Any]:
 
 DEPLOYER_PREFIX = "amibackup-"  # every role, function and schedule name a backup makes
 ROLE_SERVICES = ["lambda.amazonaws.com", "scheduler.amazonaws.com"]
+BOUNDARY_NAME = "amibackup-boundary"  # the managed policy every role amibackup makes carries
+# The deployer's own stack, as its identity's tag (IAM User Guide, "Controlling access to IAM
+# principals" / ABAC): the shipped policy scopes every write to it; render a literal with
+# `tools/render_policies.py --stack project/stack` for an identity that cannot be tagged.
+PRINCIPAL_STACK = "${aws:PrincipalTag/" + TAG_STACK + "}"
 
 
-def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str, Any]:
-    """Least privilege for the identity that creates, refreshes and deletes backups.
+def boundary_arn(partition: str, account: str) -> str:
+    return f"arn:{partition}:iam::{account}:policy/{BOUNDARY_NAME}"
 
-    Names are scoped to the `amibackup-` prefix; roles may only be passed to Lambda and
-    Scheduler; images and snapshots are deleted only when they carry a backup's tag. Launch
-    templates are the one account-wide grant: the group's template is known only at create,
-    and delete restores it.
-    """
+
+def _arns(partition: str, account: str, region: str
+          ) -> Callable[..., str]:
     def arn(service: str, resource: str, in_region: bool = True, own: bool = True) -> str:
         return (f"arn:{partition}:{service}:{region if in_region else ''}:"
                 f"{account if own else ''}:{resource}")
+    return arn
 
+
+def _stack_images(stack: str) -> list[dict[str, Any]]:
+    """Conditions under which an image or snapshot is this stack's to delete.
+
+    Tagged with the stack; or, made before images carried the stack tag, a backup's image
+    (`amibackup:backup` set, `amibackup:stack` absent): such images are not told apart by
+    stack (README, threat model).
+    """
+    return [{"StringEquals": {f"aws:ResourceTag/{TAG_STACK}": stack}},
+            {"Null": {f"aws:ResourceTag/{TAG_STACK}": "true",
+                      f"aws:ResourceTag/{TAG_BACKUP}": "false"}}]
+
+
+def boundary_policy(partition: str, account: str, region: str = "*") -> dict[str, Any]:
+    """The permissions boundary of every role amibackup makes: the most a runner or a
+    schedule may ever do, whatever inline policy its role is given.
+
+    It covers every backup's runner (the runner policy narrows it to one backup), scoped to
+    the role's own stack by its `amibackup:stack` tag: images and snapshots are made only
+    with that tag and deleted only with it. Nothing in it reaches IAM, Lambda code or
+    another service.
+    """
+    arn = _arns(partition, account, region)
+    image, snapshot = arn("ec2", "image/*", own=False), arn("ec2", "snapshot/*", own=False)
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",
+         "Action": ["ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "autoscaling:DescribeAutoScalingGroups", *IMAGE_REFERENCE_READS]},
+        {"Sid": "ImageGroupInstances", "Effect": "Allow", "Action": "ec2:CreateImage",
+         "Resource": arn("ec2", "instance/*"),
+         "Condition": {"Null": {"aws:ResourceTag/aws:autoscaling:groupName": "false"}}},
+        {"Sid": "MakeStackImages", "Effect": "Allow", "Action": "ec2:CreateImage",
+         "Resource": [image, snapshot],
+         "Condition": {"StringEquals": {f"aws:RequestTag/{TAG_STACK}": PRINCIPAL_STACK}}},
+        {"Sid": "TagOnlyAtCreateImage", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": [image, snapshot],
+         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateImage"}}},
+    ]
+    for n, condition in enumerate(_stack_images(PRINCIPAL_STACK)):
+        statements.append({"Sid": f"DeleteStackImages{n or ''}", "Effect": "Allow",
+                           "Action": ["ec2:DeregisterImage", "ec2:DeleteSnapshot"],
+                           "Resource": [image, snapshot], "Condition": condition})
+    statements += [
+        {"Sid": "PromoteOnTemplates", "Effect": "Allow",
+         "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
+         "Resource": arn("ec2", "launch-template/*")},
+        {"Sid": "LocksAndRecords", "Effect": "Allow",
+         "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters",
+                    "ssm:DeleteParameter"],
+         "Resource": arn("ssm", "parameter/amibackup/*")},
+        {"Sid": "NarrowAmiRules", "Effect": "Allow", "Action": "events:PutRule",
+         "Resource": arn("events", f"rule/{DEPLOYER_PREFIX}*")},
+        {"Sid": "Logs", "Effect": "Allow",
+         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [arn("logs", f"log-group:/aws/lambda/{DEPLOYER_PREFIX}*"),
+                      arn("logs", f"log-group:/aws/lambda/{DEPLOYER_PREFIX}*:*")]},
+        {"Sid": "InvokeRunners", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+         "Resource": [arn("lambda", f"function:{DEPLOYER_PREFIX}*"),
+                      arn("lambda", f"function:{DEPLOYER_PREFIX}*:*")]},
+    ]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def deployer_policy(partition: str, account: str, region: str = "*",
+                    stack: str = PRINCIPAL_STACK) -> dict[str, Any]:
+    """Least privilege for the identity that creates, refreshes and deletes backups.
+
+    Every role it makes carries the `amibackup-boundary` permissions boundary (no role
+    without it, no other, never removed, the boundary itself not editable), so no inline
+    policy it writes reaches beyond the boundary. Writes are scoped to one stack: roles,
+    the function, images and snapshots only with the `amibackup:stack` tag equal to
+    `stack` (the identity's own tag by default). Names are scoped to `amibackup-`; records
+    are read and deleted, never written. Reads stay unscoped by tag (a missing resource has
+    no tags, and "not found" must stay "not found"). Schedules, the AMI rule, alarms, log
+    groups and parameters cannot be tag-scoped here (schedules take no tags; the others
+    are scoped by name) and launch templates are account-wide: README, threat model.
+    """
+    arn = _arns(partition, account, region)
     roles = arn("iam", f"role/{DEPLOYER_PREFIX}*", in_region=False)
-    tagged = {"Null": {f"aws:ResourceTag/{TAG_BACKUP}": "false"}}
-    return {"Version": VERSION, "Statement": [
+    boundary = boundary_arn(partition, account)
+    functions = arn("lambda", f"function:{DEPLOYER_PREFIX}*")
+    mine = {f"aws:ResourceTag/{TAG_STACK}": stack}
+    tags_mine = {f"aws:RequestTag/{TAG_STACK}": stack}
+    keeps_stack = {"ForAllValues:StringNotEquals": {"aws:TagKeys": [TAG_STACK]}}
+    with_boundary = {"StringLike": {"iam:PermissionsBoundary": boundary}}
+    image, snapshot = arn("ec2", "image/*", own=False), arn("ec2", "snapshot/*", own=False)
+    parameter = lambda path: arn("ssm", f"parameter/amibackup/{path}")
+    statements: list[dict[str, Any]] = [
         {"Sid": "ReadState", "Effect": "Allow", "Resource": "*",  # no resource types
          "Action": ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeImages",
                     "ec2:DescribeLaunchTemplateVersions", "scheduler:ListSchedules",
+                    *IMAGE_REFERENCE_READS,  # teardown asks what uses each image
                     # preview counts rules and roles against their quotas (quotas.py)
-                    "events:ListRules", "iam:ListRoles",
-                    *IMAGE_REFERENCE_READS]},  # teardown asks what uses each image
-        {"Sid": "Roles", "Effect": "Allow", "Resource": roles,
-         "Action": ["iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:PutRolePolicy",
-                    "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
-                    "iam:ListRoleTags",
-                    "iam:TagRole", "iam:UntagRole"]},
-        {"Sid": "PassRolesToRunnerAndSchedule", "Effect": "Allow", "Action": "iam:PassRole",
+                    "events:ListRules", "iam:ListRoles"]},
+        {"Sid": "ReadBoundary", "Effect": "Allow", "Resource": boundary,
+         "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"]},
+        {"Sid": "ReadRoles", "Effect": "Allow", "Resource": roles,
+         "Action": ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies",
+                    "iam:ListRoleTags"]},
+        {"Sid": "CreateRolesInBoundary", "Effect": "Allow", "Resource": roles,
+         "Action": "iam:CreateRole",
+         "Condition": {**with_boundary, "StringEquals": tags_mine}},
+        {"Sid": "TagRolesOfStack", "Effect": "Allow", "Resource": roles,
+         "Action": "iam:TagRole",
+         "Condition": {"StringEquals": tags_mine,
+                       "StringEqualsIfExists": mine}},  # a new role has no tags yet
+        {"Sid": "UntagRolesOfStack", "Effect": "Allow", "Resource": roles,
+         "Action": "iam:UntagRole", "Condition": {"StringEquals": mine, **keeps_stack}},
+        {"Sid": "RolePoliciesInBoundary", "Effect": "Allow", "Resource": roles,
+         "Action": ["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+         "Condition": {**with_boundary, "StringEquals": mine}},
+        {"Sid": "DeleteRolesOfStack", "Effect": "Allow", "Resource": roles,
+         "Action": "iam:DeleteRole", "Condition": {"StringEquals": mine}},
+        {"Sid": "SetBoundaryOnRoles", "Effect": "Allow", "Resource": roles,
+         "Action": "iam:PutRolePermissionsBoundary",
+         "Condition": {**with_boundary, "StringEqualsIfExists": mine}},
+        {"Sid": "PassRolesOfStack", "Effect": "Allow", "Action": "iam:PassRole",
          "Resource": roles,
-         "Condition": {"StringEquals": {"iam:PassedToService": ROLE_SERVICES}}},
-        {"Sid": "Function", "Effect": "Allow",
-         "Resource": arn("lambda", f"function:{DEPLOYER_PREFIX}*"),
-         "Action": ["lambda:CreateFunction", "lambda:GetFunction", "lambda:UpdateFunctionCode",
-                    "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionConfiguration",
+         "Condition": {"StringEquals": {"iam:PassedToService": ROLE_SERVICES, **mine}}},
+        {"Sid": "ReadFunctions", "Effect": "Allow", "Resource": functions,
+         "Action": ["lambda:GetFunction", "lambda:GetFunctionConfiguration",
+                    "lambda:ListTags", "lambda:GetPolicy"]},
+        {"Sid": "CreateFunctionsOfStack", "Effect": "Allow", "Resource": functions,
+         "Action": ["lambda:CreateFunction", "lambda:TagResource"],
+         "Condition": {"StringEquals": tags_mine}},
+        {"Sid": "FunctionsOfStack", "Effect": "Allow", "Resource": functions,
+         "Action": ["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
                     "lambda:PutFunctionConcurrency", "lambda:DeleteFunction",
-                    "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"]},
+                    "lambda:AddPermission", "lambda:RemovePermission"],
+         "Condition": {"StringEquals": mine}},
+        {"Sid": "UntagFunctionsOfStack", "Effect": "Allow", "Resource": functions,
+         "Action": "lambda:UntagResource", "Condition": {"StringEquals": mine, **keeps_stack}},
         {"Sid": "Schedule", "Effect": "Allow",
          "Resource": arn("scheduler", f"schedule/default/{DEPLOYER_PREFIX}*"),
          "Action": ["scheduler:CreateSchedule", "scheduler:UpdateSchedule",
@@ -171,17 +286,24 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
          "Resource": arn("logs", f"log-group:/aws/lambda/{DEPLOYER_PREFIX}*")},
         {"Sid": "RunLocksAndTemplateClaims", "Effect": "Allow",
          "Action": ["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"],
-         "Resource": arn("ssm", "parameter/amibackup/*")},
-        {"Sid": "DeleteBackupImages", "Effect": "Allow", "Condition": tagged,
-         "Action": ["ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:CreateTags"],
-         "Resource": [arn("ec2", "image/*", own=False), arn("ec2", "snapshot/*", own=False)]},
+         "Resource": [parameter("*/lock"), parameter("templates/*")]},
+        {"Sid": "ReadAndForgetRecords", "Effect": "Allow",
+         "Action": ["ssm:GetParameter", "ssm:DeleteParameter"],
+         "Resource": parameter("*/record")},
+    ]
+    for n, condition in enumerate(_stack_images(stack)):
+        statements.append({"Sid": f"DeleteStackImages{n or ''}", "Effect": "Allow",
+                           "Action": ["ec2:DeregisterImage", "ec2:DeleteSnapshot"],
+                           "Resource": [image, snapshot], "Condition": condition})
+    statements += [
+        {"Sid": "MarkKeptImagesOfStack", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": [image, snapshot],
+         "Condition": {"StringEquals": mine,
+                       "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_KEPT]}}},
         {"Sid": "ImageEventRule", "Effect": "Allow",
          "Resource": arn("events", f"rule/{DEPLOYER_PREFIX}*"),
          "Action": ["events:PutRule", "events:DescribeRule", "events:DeleteRule",
                     "events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"]},
-        {"Sid": "RuleInvokesFunction", "Effect": "Allow",
-         "Resource": arn("lambda", f"function:{DEPLOYER_PREFIX}*"),
-         "Action": ["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"]},
         {"Sid": "Alarms", "Effect": "Allow",
          "Resource": arn("cloudwatch", f"alarm:{DEPLOYER_PREFIX}*"),
          "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
@@ -189,9 +311,28 @@ def deployer_policy(partition: str, account: str, region: str = "*") -> dict[str
         {"Sid": "RestoreGroupTemplate", "Effect": "Allow",
          "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
          "Resource": arn("ec2", "launch-template/*")},
-    ]}
+        # What no grant above may be combined into: a role without the boundary, a role
+        # freed of it, or the boundary itself rewritten.
+        {"Sid": "DenyRolesWithoutTheBoundary", "Effect": "Deny", "Resource": "*",
+         "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
+                    "iam:AttachRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"],
+         "Condition": {"StringNotLike": {"iam:PermissionsBoundary": boundary}}},
+        {"Sid": "DenyBoundaryRemoval", "Effect": "Deny", "Resource": "*",
+         "Action": "iam:DeleteRolePermissionsBoundary"},
+        {"Sid": "DenyBoundaryEdits", "Effect": "Deny", "Resource": boundary,
+         "Action": ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                    "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"]},
+    ]
+    return {"Version": VERSION, "Statement": statements}
 
 
-def deployer_policy_json(partition: str = "aws", account: str = "*", region: str = "*") -> str:
+def deployer_policy_json(partition: str = "aws", account: str = "*", region: str = "*",
+                         stack: str = PRINCIPAL_STACK) -> str:
     """The rendering checked in as policies/deployer.json (any account and region)."""
-    return json.dumps(deployer_policy(partition, account, region), indent=2) + "\n"
+    return json.dumps(deployer_policy(partition, account, region, stack), indent=2) + "\n"
+
+
+def boundary_policy_json(partition: str = "aws", account: str = "*", region: str = "*"
+                         ) -> str:
+    """The rendering checked in as policies/boundary.json."""
+    return json.dumps(boundary_policy(partition, account, region), indent=2) + "\n"

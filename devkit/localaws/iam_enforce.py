@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from amibackup.runner.clients import forget_shared
-from devkit.localaws.iam_policy import Decision, Request, evaluate
+from devkit.localaws.iam_policy import Decision, Request, evaluate_bounded
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 
 _LOOKUP_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -41,6 +41,16 @@ class Enforcer:
     access_key_id: str | None = None
     decisions: list[tuple[Request, Decision]] = field(default_factory=list)
     recording: str | None = None  # a file each decision is appended to, one JSON line each
+    boundary: Mapping[str, Any] | None = None  # the identity's permissions boundary
+    principal_tags: Mapping[str, str] = field(default_factory=dict)  # aws:PrincipalTag/K
+
+    def judge(self, request: Request) -> tuple[Request, Decision]:
+        """The request with the principal's context keys, and what AWS decides for it."""
+        if self.principal_tags:
+            request = Request(request.action, request.resource, {
+                **{f"aws:PrincipalTag/{k}": [v] for k, v in self.principal_tags.items()},
+                **request.context})
+        return request, evaluate_bounded(self.policy, request, self.boundary)
 
     def decide(self, call: str, request: Request, decision: Decision) -> None:
         self.decisions.append((request, decision))
@@ -71,9 +81,14 @@ def error_code(service: str, protocol: str) -> str:
 
 def denial_message(principal: str, request: Request, decision: Decision) -> str:
     """AWS's wording, which names the action, the resource and why."""
-    why = ("with an explicit deny in an identity-based policy" if decision.effect ==
-           "ExplicitDeny" else f"because no identity-based policy allows the "
-           f"{request.action} action")
+    if decision.effect == "ExplicitDeny":
+        why = "with an explicit deny in " + (
+            "a permissions boundary" if str(decision.statement).startswith("boundary")
+            else "an identity-based policy")
+    elif decision.statement == "boundary":
+        why = f"because no permissions boundary allows the {request.action} action"
+    else:
+        why = f"because no identity-based policy allows the {request.action} action"
     return (f"User: {principal} is not authorized to perform: {request.action} on resource: "
             f"{request.resource} {why}")
 
@@ -112,6 +127,36 @@ class _Lookups:
         except ClientError:
             return {}  # no such function: Lambda answers that, not IAM
 
+    def resource_tags(self, arn: str) -> dict[str, str]:
+        """Current tags of an IAM role, SSM parameter, EventBridge rule, alarm or KMS key."""
+        service, resource = arn.split(":")[2], arn.split(":", 5)[5]
+        try:
+            if service == "iam":
+                found = self.client("iam").list_role_tags(
+                    RoleName=resource.rsplit("/", 1)[1])["Tags"]
+            elif service == "ssm":
+                found = self.client("ssm").list_tags_for_resource(
+                    ResourceType="Parameter",
+                    ResourceId="/" + resource.removeprefix("parameter/"))["TagList"]
+            elif service in ("events", "cloudwatch"):
+                found = self.client(service).list_tags_for_resource(ResourceARN=arn)["Tags"]
+            elif service == "kms":
+                found = [{"Key": t["TagKey"], "Value": t["TagValue"]} for t in self.client(
+                    "kms").list_resource_tags(KeyId=arn)["Tags"]]
+            else:
+                return {}
+        except ClientError:
+            return {}  # no such resource (yet): AWS has no resource tags to compare
+        return {t["Key"]: t["Value"] for t in found}
+
+    def role_boundary(self, name: str) -> str | None:
+        try:
+            role = self.client("iam").get_role(RoleName=name)["Role"]
+        except ClientError:
+            return None
+        boundary = role.get("PermissionsBoundary") or {}
+        return boundary.get("PermissionsBoundaryArn")
+
     def image_snapshots(self, image_id: str) -> list[str]:
         try:
             found = self.client("ec2").describe_images(ImageIds=[image_id],
@@ -125,7 +170,8 @@ class _Lookups:
         arn = self.client("sts").get_caller_identity()["Arn"]
         partition, account = arn.split(":")[1], arn.split(":")[4]
         return Where(partition, account, self._client.meta.region_name, self.ec2_tags,
-                     self.template_id, self.function_tags, self.image_snapshots)
+                     self.template_id, self.function_tags, self.image_snapshots,
+                     self.resource_tags, self.role_boundary)
 
 
 def _access_key(session: Any) -> str | None:
@@ -148,8 +194,8 @@ def _checker(enforcer: Enforcer, client: Any, lookups: _Lookups) -> Any:
         except Unmapped as err:
             enforcer.unmapped(call, err)
             raise
-        for request in requests:
-            decision = evaluate(enforcer.policy, request)
+        for asked in requests:
+            request, decision = enforcer.judge(asked)
             enforcer.decide(call, request, decision)
             if decision.allowed:
                 continue
@@ -165,7 +211,8 @@ def _checker(enforcer: Enforcer, client: Any, lookups: _Lookups) -> Any:
 @contextmanager
 def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::123456789012:"
             "assumed-role/amibackup-enforced/local", access_key_id: str | None = None,
-            recording: str | None = None) -> Iterator[Enforcer]:
+            recording: str | None = None, boundary: Mapping[str, Any] | None = None,
+            principal_tags: Mapping[str, str] | None = None) -> Iterator[Enforcer]:
     """Check every call of every client made in the block against `policy`.
 
     With `access_key_id`, only clients signing with that key are checked (a second identity
@@ -175,7 +222,8 @@ def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::1234567890
     """
     if not _active.acquire(blocking=False):
         raise RuntimeError("enforce() is already active; nest identities with access_key_id")
-    enforcer = Enforcer(policy, principal, access_key_id, recording=recording)
+    enforcer = Enforcer(policy, principal, access_key_id, recording=recording,
+                        boundary=boundary, principal_tags=dict(principal_tags or {}))
     original = botocore.session.Session.create_client
     # The runner keeps its clients across invocations (a warm Lambda); clients made before
     # the block would escape the check, so the block starts cold and leaves cold.
@@ -197,3 +245,28 @@ def enforce(policy: Mapping[str, Any], principal: str = "arn:aws:sts::1234567890
         botocore.session.Session.create_client = original
         forget_shared()
         _active.release()
+
+
+def role_identity(iam: Any, role_name: str) -> dict[str, Any]:
+    """What AWS evaluates for a session of `role_name`, read from the local IAM now.
+
+    Keyword arguments for `enforce`: the role's inline policies as one policy, its
+    permissions boundary's default version (or None) and its tags as principal tags.
+    """
+    role = iam.get_role(RoleName=role_name)["Role"]
+    statements: list[Any] = []
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        found = document["Statement"]
+        statements.extend([found] if isinstance(found, Mapping) else found)
+    boundary = None
+    if arn := (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"):
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)[
+            "PolicyVersion"]["Document"]
+        boundary = json.loads(document) if isinstance(document, str) else document
+    tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role_name)["Tags"]}
+    session = role["Arn"].replace(":iam:", ":sts:").replace(":role/", ":assumed-role/")
+    return {"policy": {"Version": "2012-10-17", "Statement": statements},
+            "boundary": boundary, "principal_tags": tags, "principal": f"{session}/local"}

@@ -4,7 +4,15 @@ No maintained PyPI package evaluates identity policies with conditions in-proces
 own checker ignores Resource and Condition; policyuniverse and parliament parse and lint;
 the others call AWS's simulator). This follows AWS's documented evaluation logic for one
 identity policy ("Policy evaluation logic", IAM User Guide): an explicit Deny wins, else an
-Allow that matches action, resource and every condition, else the implicit deny.
+Allow that matches action, resource and every condition, else the implicit deny. With a
+permissions boundary ("Permissions boundaries for IAM entities"): the effective permissions
+are the intersection, so a request is allowed only when both the identity policy and the
+boundary allow it, and an explicit Deny in either wins.
+
+Policy variables `${key}` in Resource and in condition values ("IAM policy elements:
+Variables and tags") are replaced by the request context's single value of that key, e.g.
+`${aws:PrincipalTag/amibackup:stack}`; a variable whose key is not in the context makes
+that Resource entry or condition value match nothing.
 
 Supported: Action/NotAction and Resource/NotResource with `*` and `?`, and the condition
 operators String*, Arn*, Bool, Null, with the ForAllValues:/ForAnyValue: qualifiers and the
@@ -40,6 +48,31 @@ class Decision:
     @property
     def allowed(self) -> bool:
         return self.effect == ALLOW
+
+
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def substitute(text: str, context: Mapping[str, Sequence[str]]) -> str | None:
+    """`text` with each `${key}` replaced from the (lower-cased) context; None if one is unset.
+
+    `${*}`, `${?}` and `${$}` stand for the literal characters, as in AWS.
+    """
+    missing = False
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal missing
+        key = match.group(1)
+        if key in ("*", "?", "$"):
+            return key
+        found = context.get(key.lower())
+        if not found:
+            missing = True
+            return ""
+        return str(found[0])
+
+    replaced = _VARIABLE.sub(value, text)
+    return None if missing else replaced
 
 
 @lru_cache(maxsize=4096)
@@ -95,7 +128,9 @@ def condition_holds(operator: str, key: str, wanted: Any,
     qualifier, _, base = operator.rpartition(":")
     if_exists = base.endswith("IfExists")
     base = base.removesuffix("IfExists")
-    values = _listed(wanted)
+    values = [v for v in (substitute(w, context) for w in _listed(wanted)) if v is not None]
+    if not values:
+        return False  # every value names a variable the request has no value for
     present = context.get(key.lower())
     if base == "Null":
         return any((present is None) == (v.lower() == "true") for v in values)
@@ -116,7 +151,17 @@ def condition_holds(operator: str, key: str, wanted: Any,
     return all(passes(got) for got in present) if negated else any(map(passes, present))
 
 
+def _resource_hit(patterns: Any, request: Request, context: Mapping[str, Sequence[str]]
+                  ) -> bool:
+    for pattern in _listed(patterns):
+        resolved = substitute(pattern, context)
+        if resolved is not None and arn_match(resolved, request.resource):
+            return True
+    return False
+
+
 def _matches(statement: Mapping[str, Any], request: Request) -> bool:
+    context = {k.lower(): list(v) for k, v in request.context.items()}
     if "Action" in statement:
         hit = any(glob_match(a, request.action, True) for a in _listed(statement["Action"]))
     else:
@@ -125,12 +170,11 @@ def _matches(statement: Mapping[str, Any], request: Request) -> bool:
     if not hit:
         return False
     if "Resource" in statement:
-        hit = any(arn_match(r, request.resource) for r in _listed(statement["Resource"]))
+        hit = _resource_hit(statement["Resource"], request, context)
     else:
-        hit = not any(arn_match(r, request.resource) for r in _listed(statement["NotResource"]))
+        hit = not _resource_hit(statement["NotResource"], request, context)
     if not hit:
         return False
-    context = {k.lower(): list(v) for k, v in request.context.items()}
     return all(condition_holds(op, key, wanted, context)
                for op, keys in statement.get("Condition", {}).items()
                for key, wanted in keys.items())
@@ -149,3 +193,21 @@ def evaluate(policy: Mapping[str, Any], request: Request) -> Decision:
             return Decision(EXPLICIT_DENY, sid)
         allowed = allowed or sid
     return Decision(ALLOW, allowed) if allowed else Decision(IMPLICIT_DENY)
+
+
+def evaluate_bounded(policy: Mapping[str, Any], request: Request,
+                     boundary: Mapping[str, Any] | None = None) -> Decision:
+    """The identity policy capped by a permissions boundary (None: no boundary).
+
+    An explicit Deny in either wins; else allowed only when both allow; a request the
+    boundary does not allow is denied implicitly, whatever the identity policy says.
+    """
+    decision = evaluate(policy, request)
+    if boundary is None or decision.effect == EXPLICIT_DENY:
+        return decision
+    capped = evaluate(boundary, request)
+    if capped.effect == EXPLICIT_DENY:
+        return Decision(EXPLICIT_DENY, f"boundary:{capped.statement}")
+    if not decision.allowed:
+        return decision
+    return decision if capped.allowed else Decision(IMPLICIT_DENY, "boundary")

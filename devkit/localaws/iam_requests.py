@@ -52,6 +52,10 @@ class Where:
     template_id: Callable[[str], str]  # launch template name -> its id
     function_tags: Callable[[str], dict[str, str]] = field(default=lambda _arn: {})
     image_snapshots: Callable[[str], list[str]] = field(default=lambda _id: [])
+    # any other taggable resource's current tags by ARN (IAM roles, SSM parameters, EventBridge
+    # rules, CloudWatch alarms, KMS keys), and a role's permissions boundary ARN by role name
+    resource_tags: Callable[[str], dict[str, str]] = field(default=lambda _arn: {})
+    role_boundary: Callable[[str], str | None] = field(default=lambda _name: None)
 
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True
             ) -> str:
@@ -153,19 +157,43 @@ def _lambda(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
     raise Unmapped(f"lambda:{op}")
 
 
+# IAM actions whose request context carries iam:PermissionsBoundary (Service Authorization
+# Reference, IAM): the boundary the request sets, or the one the role has.
+SETS_BOUNDARY = {"CreateRole", "PutRolePermissionsBoundary"}
+HAS_BOUNDARY = {"PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
+                "DeleteRolePermissionsBoundary"}
+POLICY_OPS = {"CreatePolicy", "GetPolicy", "GetPolicyVersion", "CreatePolicyVersion",
+              "DeletePolicy", "DeletePolicyVersion", "SetDefaultPolicyVersion",
+              "ListPolicyVersions"}
+
+
 def _iam(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    if op in POLICY_OPS:
+        arn = params.get("PolicyArn") or where.arn(
+            "iam", f"policy{params.get('Path', '/')}{params['PolicyName']}", region=False)
+        tags = tag_context("RequestTag", _tags(params.get("Tags")))
+        return [Request(f"iam:{op}", arn, tags if op == "CreatePolicy" else {})]
     if "RoleName" not in params:
         raise Unmapped(f"iam:{op}")
     arn = _role_arn(where, params["RoleName"], params.get("Path", "/"))
     tags = tag_context("RequestTag", _tags(params.get("Tags")))
+    boundary: dict[str, list[str]] = {}
+    if op in SETS_BOUNDARY and params.get("PermissionsBoundary"):
+        boundary = {"iam:PermissionsBoundary": [params["PermissionsBoundary"]]}
+    elif op in HAS_BOUNDARY and (current := where.role_boundary(params["RoleName"])):
+        boundary = {"iam:PermissionsBoundary": [current]}
+    if op in ("AttachRolePolicy", "DetachRolePolicy"):
+        boundary["iam:PolicyARN"] = [params["PolicyArn"]]
     if op == "CreateRole":
-        made = [Request("iam:CreateRole", arn, tags)]
+        made = [Request("iam:CreateRole", arn, {**tags, **boundary})]
         return made + ([Request("iam:TagRole", arn, tags)] if params.get("Tags") else [])
     if op == "UntagRole":
         return [Request("iam:UntagRole", arn, {"aws:TagKeys": list(params["TagKeys"])})]
     if op in ("GetRole", "DeleteRole", "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy",
-              "ListRolePolicies", "ListRoleTags", "TagRole", "ListAttachedRolePolicies"):
-        return [Request(f"iam:{op}", arn, tags)]
+              "ListRolePolicies", "ListRoleTags", "TagRole", "ListAttachedRolePolicies",
+              "AttachRolePolicy", "DetachRolePolicy", "PutRolePermissionsBoundary",
+              "DeleteRolePermissionsBoundary"):
+        return [Request(f"iam:{op}", arn, {**tags, **boundary})]
     raise Unmapped(f"iam:{op}")
 
 
@@ -181,13 +209,18 @@ def _scheduler(op: str, params: Mapping[str, Any], where: Where) -> list[Request
 
 
 def _ssm(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    """PutParameter with Tags also needs ssm:AddTagsToResource (tags go on at creation)."""
     if op == "GetParameters":  # each parameter named is authorized on its own ARN
         return [Request(f"ssm:{op}", where.arn("ssm", f"parameter/{name.lstrip('/')}"))
                 for name in params["Names"]]
     if op not in ("PutParameter", "GetParameter", "DeleteParameter"):
         raise Unmapped(f"ssm:{op}")
-    name = params["Name"]
-    return [Request(f"ssm:{op}", where.arn("ssm", f"parameter/{name.lstrip('/')}"))]
+    arn = where.arn("ssm", f"parameter/{params['Name'].lstrip('/')}")
+    tags = tag_context("RequestTag", _tags(params.get("Tags")))
+    made = [Request(f"ssm:{op}", arn, tags)]
+    if op == "PutParameter" and params.get("Tags"):
+        made.append(Request("ssm:AddTagsToResource", arn, tags))
+    return made
 
 
 def _logs(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
@@ -204,7 +237,8 @@ def _events(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
                   "ListTargetsByRule"):
         raise Unmapped(f"events:{op}")
     name = params.get("Name") or params["Rule"]
-    return [Request(f"events:{op}", where.arn("events", f"rule/{name}"))]
+    tags = tag_context("RequestTag", _tags(params.get("Tags"))) if op == "PutRule" else {}
+    return [Request(f"events:{op}", where.arn("events", f"rule/{name}"), tags)]
 
 
 def _cloudwatch(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
@@ -215,13 +249,39 @@ def _cloudwatch(op: str, params: Mapping[str, Any], where: Where) -> list[Reques
         names = list(params["AlarmNames"])
     else:
         raise Unmapped(f"cloudwatch:{op}")
-    return [Request(f"cloudwatch:{op}", where.arn("cloudwatch", f"alarm:{n}")) for n in names]
+    tags = tag_context("RequestTag", _tags(params.get("Tags"))) if op == "PutMetricAlarm" else {}
+    return [Request(f"cloudwatch:{op}", where.arn("cloudwatch", f"alarm:{n}"), tags)
+            for n in names]
 
 
 SERVICES: dict[str, Callable[[str, Mapping[str, Any], Where], list[Request]]] = {
     "ec2": _ec2, "lambda": _lambda, "iam": _iam, "scheduler": _scheduler, "ssm": _ssm,
     "logs": _logs, "events": _events, "monitoring": _cloudwatch,  # CloudWatch signs as it
 }
+
+
+# Resource types whose ARN carries aws:ResourceTag (Service Authorization Reference, the
+# "Resource types" table of each service): (service, resource prefix after the account).
+TAGGED_ARNS = (("iam", "role/"), ("lambda", "function:"), ("ssm", "parameter/"),
+               ("events", "rule/"), ("cloudwatch", "alarm:"), ("kms", "key/"))
+
+
+def _with_resource_tags(request: Request, where: Where) -> Request:
+    """An existing resource's tags as aws:ResourceTag keys (absent for one being made)."""
+    parts = request.resource.split(":", 5)
+    if len(parts) != 6 or any(k.startswith("aws:ResourceTag/") for k in request.context):
+        return request
+    service, resource = parts[2], parts[5]
+    if not any(service == s and resource.startswith(p) for s, p in TAGGED_ARNS):
+        return request
+    if service == "lambda":
+        found = where.function_tags(request.resource)
+    else:
+        found = where.resource_tags(request.resource)
+    if not found:
+        return request
+    return Request(request.action, request.resource,
+                   {**tag_context("ResourceTag", found), **request.context})
 
 
 def authorizations(service: str, op: str, params: Mapping[str, Any], where: Where
@@ -234,4 +294,4 @@ def authorizations(service: str, op: str, params: Mapping[str, Any], where: Wher
         return [Request(action, "*")]
     if service not in SERVICES:
         raise Unmapped(action)
-    return SERVICES[service](op, params, where)
+    return [_with_resource_tags(r, where) for r in SERVICES[service](op, params, where)]
