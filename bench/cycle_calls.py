@@ -64,8 +64,12 @@ def counted_clients() -> tuple[Clients, CallCounter]:
     return Clients(REGION, session=session), counter
 
 
+DEPLOYED: dict[str, str] = {}  # the group's template, as provisioning puts it in the job
+
+
 def job(n: int, retention: int) -> Job:
-    return hourly_job(n, "web", BACKUP, retention)
+    """The job as deployed: with the group's template (the run reads its claim)."""
+    return hourly_job(n, "web", BACKUP, retention, template_id=DEPLOYED.get("template_id"))
 
 
 def cycle(clients: Clients, n: int, retention: int = RETENTION) -> Any:
@@ -124,6 +128,7 @@ def scenario(size: int, others: int, ours: int = 0, retention: int = RETENTION
     with mock_aws():
         setup = Clients(REGION)
         group = create_group(setup, "web", size=size)
+        DEPLOYED["template_id"] = group.template_id
         seed_images(setup("ec2"), others, group.base_image, None)
         if ours:
             owned = seed_images(setup("ec2"), ours, group.base_image, BACKUP)

@@ -198,6 +198,13 @@ def boundary_policy(partition: str, account: str, region: str = "*") -> dict[str
          "Resource": arn("ssm", "parameter/amibackup/*")},
         {"Sid": "NarrowAmiRules", "Effect": "Allow", "Action": "events:PutRule",
          "Resource": arn("events", f"rule/{DEPLOYER_PREFIX}*")},
+        # A record key's policy names its runner role; a boundary still caps what a key
+        # policy grants to a role ARN ("Policy evaluation logic"): only the role's own
+        # backup's key (its amibackup:backup tag), and only MACs.
+        {"Sid": "SignOwnRecord", "Effect": "Allow", "Resource": arn("kms", "key/*"),
+         "Action": ["kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey"],
+         "Condition": {"StringEquals": {
+             f"aws:ResourceTag/{TAG_BACKUP}": "${aws:PrincipalTag/" + TAG_BACKUP + "}"}}},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [arn("logs", f"log-group:/aws/lambda/{DEPLOYER_PREFIX}*"),
@@ -269,8 +276,11 @@ def deployer_policy(partition: str, account: str, region: str = "*",
          "Action": ["lambda:GetFunction", "lambda:GetFunctionConfiguration",
                     "lambda:ListTags", "lambda:GetPolicy"]},
         {"Sid": "CreateFunctionsOfStack", "Effect": "Allow", "Resource": functions,
-         "Action": ["lambda:CreateFunction", "lambda:TagResource"],
-         "Condition": {"StringEquals": tags_mine}},
+         "Action": "lambda:CreateFunction", "Condition": {"StringEquals": tags_mine}},
+        {"Sid": "TagFunctionsOfStack", "Effect": "Allow", "Resource": functions,
+         "Action": "lambda:TagResource",
+         "Condition": {"StringEquals": tags_mine,
+                       "StringEqualsIfExists": mine}},  # a new function has no tags yet
         {"Sid": "FunctionsOfStack", "Effect": "Allow", "Resource": functions,
          "Action": ["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
                     "lambda:PutFunctionConcurrency", "lambda:DeleteFunction",
