@@ -278,7 +278,15 @@ def refresh(pulumi: Cli, clients: Clients, name: str, backup_id: str) -> None:
     state = json.loads(pulumi.ok("stack", "export", shown=()).stdout)
     (outputs,) = [r.get("outputs", {}) for r in state["deployment"]["resources"]
                   if r["urn"].endswith(f"::{name}")]
-    newest = [i.image_id for i in sorted(backup_images(clients("ec2"), backup_id),
+    # In the order of the runs the backup's signed record names (tags are only labels).
+    from amibackup.names import Names
+    from amibackup.runner import record
+    from amibackup.runner.cycle import recorded_images
+    from amibackup.runner.seal import of_backup
+
+    owned = record.read(clients("ssm"), Names(backup_id).record_parameter,
+                        of_backup(clients("kms"), backup_id))
+    newest = [i.image_id for i in sorted(recorded_images(clients("ec2"), owned),
                                          key=lambda i: i.order, reverse=True)]
     say(f"state after refresh: latest_image_id {outputs.get('latest_image_id')}, "
         f"image_ids {', '.join(outputs.get('image_ids') or [])}")
