@@ -18,11 +18,12 @@ from moto.ec2.models import ec2_backends
 
 from amibackup.names import Names
 from amibackup.provision import backup
-from amibackup.runner import record
+from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from devkit.localaws import amis
+from devkit.localaws import ssm as local_ssm
 from devkit.scenarios import T0, default_image, fire_schedule, leftovers
 from tests.support.faults import Cut, after_call, cut_after, refused
 
@@ -174,6 +175,13 @@ def test_a_disabled_backup_stays_in_the_record_and_goes_at_destroy(clients, grou
     assert leftovers(clients, backup_id).images == ()
 
 
+def lease_expires(backup_id: str) -> None:
+    """A run cut in AWS dies with its sandbox: no `finally` releases its lock, which the next
+    run may take over once its lease (the Lambda's maximum run time) has passed, as AWS
+    stamps it (LastModifiedDate)."""
+    local_ssm.backdate(Names(backup_id).lock_parameter, lock.LEASE_SECONDS + 1)
+
+
 # --- item 7: cut right after CreateImage ---------------------------------------------------
 
 def test_the_image_of_a_run_cut_after_create_image_is_adopted_by_the_next(clients, group):
@@ -182,6 +190,7 @@ def test_the_image_of_a_run_cut_after_create_image_is_adopted_by_the_next(client
     first = fire(clients, backup_id, 0)["created"]
     with cut_after("CreateImage"), pytest.raises(Cut):
         fire(clients, backup_id, 1)
+    lease_expires(backup_id)  # the killed run never released its lock
     orphan = [i for i in _backup_image_ids(clients, backup_id) if i != first]
     assert len(orphan) == 1 and not owned(clients, backup_id).owns(orphan[0])
     nxt = fire(clients, backup_id, 2)
@@ -204,6 +213,7 @@ def test_a_promotion_cut_before_the_default_moved_is_finished_by_the_next_run(cl
     first = fire(clients, backup_id, 0)["created"]
     with cut_after("CreateLaunchTemplateVersion"), pytest.raises(Cut):
         fire(clients, backup_id, 1)
+    lease_expires(backup_id)  # the killed run never released its lock
     cut_image = owned(clients, backup_id).promoting["image"]
     assert default_image(ec2, group.template_id) == first  # the new version is not default
     nxt = fire(clients, backup_id, 2)

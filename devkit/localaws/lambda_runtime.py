@@ -199,14 +199,34 @@ def _raised(error: dict[str, str]) -> BaseException:
         cls = importlib.import_module(error["module"])
         for part in error["type"].split("."):
             cls = getattr(cls, part)
-        raised = cls(error["message"]) if isinstance(cls, type) and issubclass(
-            cls, Exception) else None
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            raised = None
+        elif "response" in error:  # botocore's ClientError: its answer, as AWS gave it
+            raised = cls(error["response"], error.get("operation_name", ""))
+        else:
+            raised = cls(error["message"])
     except Exception:  # noqa: BLE001 - any class we cannot rebuild is reported as is
         raised = None
     if raised is None:
         raised = FunctionError(f"{error['type']}: {error['message']}")
     raised.add_note(f"in the function's execution environment:\n{error['traceback']}")
     return raised
+
+
+_busy: set[subprocess.Popen[str]] = set()
+_cut: dict[int, BaseException] = {}
+
+
+def cut_invocations(reason: BaseException) -> None:
+    """The execution environments serving an invocation now die at once (a Lambda timeout,
+    a sandbox killed): no answer reaches them, and each `invoke` raises `reason`. For fault
+    tests that cut a run right after AWS applied a call (tests/support/faults.py)."""
+    with _lock:
+        busy = list(_busy)
+        for worker in busy:
+            _cut[worker.pid] = reason
+    for worker in busy:
+        worker.kill()
 
 
 def invoke(lam: Any, function: str, event: Any, at: datetime | None = None) -> Any:
@@ -225,11 +245,21 @@ def invoke(lam: Any, function: str, event: Any, at: datetime | None = None) -> A
                "at": at.astimezone(UTC).isoformat() if at else None}  # naive: local time
     worker = _take(key, config, env)
     assert worker.stdin is not None and worker.stdout is not None
-    worker.stdin.write(json.dumps(request) + "\n")
-    worker.stdin.flush()
-    line = worker.stdout.readline()
+    with _lock:
+        _busy.add(worker)
+    try:
+        worker.stdin.write(json.dumps(request) + "\n")
+        worker.stdin.flush()
+        line = worker.stdout.readline()
+    finally:
+        with _lock:
+            _busy.discard(worker)
     if not line:  # the environment died (Lambda: Runtime.ExitError)
         worker.wait()
+        with _lock:
+            cut = _cut.pop(worker.pid, None)
+        if cut is not None:
+            raise cut
         raise FunctionError(f"the execution environment of {function} exited "
                             f"({worker.returncode}) without answering")
     _give_back(key, worker)

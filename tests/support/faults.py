@@ -20,6 +20,7 @@ from moto.core.models import botocore_stubber
 from moto.core.responses import BaseResponse
 
 from amibackup.runner.clients import Clients, make_config
+from devkit.localaws import lambda_runtime
 
 
 class _Raw:
@@ -136,7 +137,10 @@ def after_call(operation: str, action: Callable[[], None]) -> Iterator[list[str]
 def cut_after(operation: str) -> Any:
     """The run dies right after AWS applied `operation`: its answer never arrives."""
     def cut() -> None:
-        raise Cut(f"cut after {operation}")
+        error = Cut(f"cut after {operation}")
+        # A deployed function runs in its own process: that process dies, unanswered.
+        lambda_runtime.cut_invocations(error)
+        raise error
     return after_call(operation, cut)
 
 
