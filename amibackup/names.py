@@ -119,6 +119,11 @@ class Names:
         return f"/{PREFIX}/{ascii_slug(self.backup_id)}/record"
 
     @property
+    def record_key(self) -> str:
+        """The alias of the KMS HMAC key that signs the record (only the runner may sign)."""
+        return f"alias/{PREFIX}/{ascii_slug(self.backup_id)}"
+
+    @property
     def ami_rule(self) -> str:
         """The EventBridge rule that delivers `EC2 AMI State Change` events to the runner."""
         return self._name("-ami")

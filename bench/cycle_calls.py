@@ -33,9 +33,10 @@ from amibackup.runner import plan, record
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import Job, backup_images, run_cycle
 from amibackup.runner.handler import handle
+from amibackup.runner.seal import of_backup
 from devkit.localaws.ec2 import images_pending, on_ami_event, release_images
 from devkit.localaws.layers import install_layers
-from devkit.scenarios import T0, create_group, hourly_job
+from devkit.scenarios import T0, create_group, hourly_job, signing_key
 
 NAME = "cycle_calls"
 GOAL = "constant across group sizes and image counts, at most 16 calls per cycle"
@@ -64,8 +65,12 @@ def counted_clients() -> tuple[Clients, CallCounter]:
     return Clients(REGION, session=session), counter
 
 
+DEPLOYED: dict[str, str] = {}  # the group's template, as provisioning puts it in the job
+
+
 def job(n: int, retention: int) -> Job:
-    return hourly_job(n, "web", BACKUP, retention)
+    """The job as deployed: with the group's template (the run reads its claim)."""
+    return hourly_job(n, "web", BACKUP, retention, template_id=DEPLOYED.get("template_id"))
 
 
 def cycle(clients: Clients, n: int, retention: int = RETENTION) -> Any:
@@ -124,11 +129,14 @@ def scenario(size: int, others: int, ours: int = 0, retention: int = RETENTION
     with mock_aws():
         setup = Clients(REGION)
         group = create_group(setup, "web", size=size)
+        DEPLOYED["template_id"] = group.template_id
+        signing_key(setup, BACKUP)  # the record's KMS HMAC key, as deploying it makes one
         seed_images(setup("ec2"), others, group.base_image, None)
         if ours:
             owned = seed_images(setup("ec2"), ours, group.base_image, BACKUP)
             record.write(setup("ssm"), Names(BACKUP).record_parameter,
-                         record.Record(images=owned))  # the backup made them
+                         record.Record(images=owned),  # the backup made them
+                         of_backup(setup("kms"), BACKUP))
             warm = 0
         else:
             warm = retention  # `retention` cycles fill the backup: the next one prunes one
@@ -215,13 +223,19 @@ def main() -> None:
                     + base.get("ssm.GetParameters", 0))
     rule_calls = base.get("eventbridge.PutRule", 0)
     met = constant and worst <= 16
+    kms = {op: n for op, n in base.items() if op.startswith("kms.")}
+    print(f"KMS calls per cycle (the signed record and lock, issue 15): {sum(kms.values())} "
+          f"{kms}; at $0.03 per 10,000, hourly: ${sum(kms.values()) * 730 * 3e-6:.4f} a month "
+          "plus $1 a month for the key")
     print(f"\nGoal: {GOAL}. Constant: {constant}; calls per cycle (run + event): {worst} "
-          f"({worst - lock_calls - record_calls - rule_calls} EC2/Auto Scaling + {lock_calls} "
+          f"({worst - lock_calls - record_calls - rule_calls - sum(kms.values())} EC2/Auto "
+          f"Scaling + {sum(kms.values())} KMS (signed lock and record) + {lock_calls} "
           f"for the two run locks + {record_calls} other SSM: template claim, record + "
           f"{rule_calls} PutRule of the backup's AMI rule). Met: {met}")
     write_result(NAME, GOAL, met, {
         "constant_across_matrix": constant, "max_calls_matrix": worst,
         "lock_calls": lock_calls, "other_ssm_calls": record_calls, "rule_calls": rule_calls,
+        "kms_calls": sum(kms.values()), "kms_by_op": kms,
         "matrix": matrix, "own_images": own})
 
 

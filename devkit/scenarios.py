@@ -170,6 +170,24 @@ def on_time(event: dict[str, Any]) -> Any:
         str(event["scheduled_time"])))
 
 
+def signing_key(clients: Any, *backup_ids: str, signer: str | None = None) -> None:
+    """The KMS HMAC key each backup's record is signed with, as deploying it makes one
+    (for tests that run a cycle of a backup they did not deploy). With `signer` (a role
+    ARN), the deployed key policy: only that role signs; else the account's IAM decides."""
+    from amibackup.names import Names
+    from amibackup.provision import record_key
+    from amibackup.provision.policy import Scope
+
+    kms = clients("kms")
+    for backup_id in backup_ids:
+        policy = {} if signer is None else {"Policy": json.dumps(record_key.key_policy(
+            Scope("aws", "", signer.split(":")[4], backup_id, "", ""), signer))}
+        made = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
+                              Description=f"test key of {backup_id}", **policy)
+        kms.create_alias(AliasName=Names(backup_id).record_key,
+                         TargetKeyId=made["KeyMetadata"]["KeyId"])
+
+
 def schedule_of(clients: Any, backup_id: str) -> dict[str, Any]:
     """The backup's schedule as EventBridge Scheduler describes it."""
     return dict(clients("scheduler").get_schedule(Name=Names(backup_id).schedule,

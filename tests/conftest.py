@@ -12,10 +12,12 @@ from amibackup import preview
 from amibackup.runner.clients import Clients, forget_shared
 from devkit.localaws.layers import install_layers
 from devkit.localaws.server import FAKE_CREDENTIALS, moto_server, reset
-from devkit.scenarios import DemoGroup, create_group, fake_credentials
+from devkit.scenarios import DemoGroup, create_group, fake_credentials, signing_key
 from tests.support.harness import ProviderClient, provider_process
 
 REGION = "us-east-1"
+# Backups the runner tests run without deploying them (each gets its signing key).
+TEST_BACKUPS = ("b1", "h1", "log1", "other", "ops")
 
 # Every test runs on the strict local AWS: moto plus the layers that refuse what AWS refuses
 # (tests that show plain moto's answer uninstall them locally with `plain_moto()`).
@@ -59,7 +61,9 @@ def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
     """Clients of the module's moto server, emptied for this test (boto3 pointed at it)."""
     reset(endpoint)
     _fake_aws(monkeypatch, endpoint)
-    return Clients(REGION)
+    clients = Clients(REGION)
+    signing_key(clients, *TEST_BACKUPS)  # as deploying them would (the record is signed)
+    return clients
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +77,9 @@ def provider(endpoint: str) -> Iterator[ProviderClient]:
 def clients() -> Iterator[Clients]:
     """Clients of moto in-process, fresh for this test."""
     with mock_aws():
-        yield Clients(REGION)
+        clients = Clients(REGION)
+        signing_key(clients, *TEST_BACKUPS)  # as deploying them would (the record is signed)
+        yield clients
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from amibackup.provision import package
 from amibackup.provision.scheduler import schedule_input
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job, job_environment
-from devkit.scenarios import DemoGroup, default_image
+from devkit.scenarios import DemoGroup, default_image, signing_key
 
 
 def test_next_shows_expression_description_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,6 +57,7 @@ def test_an_adhoc_backup_on_a_group_a_deployed_backup_claims(
     from amibackup.names import Names
     from amibackup.provision import backup
     from amibackup.runner import record
+    from amibackup.runner.seal import of_backup
     from amibackup.schema import BackupSpec
     from amibackup.spec import normalise
     from devkit.scenarios import T0, fire_schedule
@@ -70,7 +71,8 @@ def test_an_adhoc_backup_on_a_group_a_deployed_backup_claims(
     assert summary["created"] and summary["promoted"] is None and not summary["failed"]
     assert "claimed by backup " + outs["backup_id"] in " ".join(summary["skipped"])
     assert default_image(clients("ec2"), group.template_id) == deployed
-    ours = record.read(clients("ssm"), Names("ops").record_parameter)
+    ours = record.read(clients("ssm"), Names("ops").record_parameter,
+                       of_backup(clients("kms"), "ops"))
     assert set(ours.images) == {summary["created"]}
     later = fire_schedule(clients, outs["backup_id"], T0 + timedelta(hours=1))
     assert later["promoted"] == later["created"] and not later["failed"]
@@ -81,6 +83,7 @@ def test_run_without_backup_runs_the_groups_scheduled_job(
     with pytest.raises(SystemExit, match="no amibackup schedule for group 'web'"):
         main(["run", "--group", "web"])
     job = Job("web-backup-1234", "web", retention=2, tags={"team": "web"})
+    signing_key(clients, job.backup_id)  # deploying makes the record's key
     role = clients("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]
     function = clients("lambda").create_function(
         FunctionName="amibackup-web-backup-1234", Runtime="python3.12", Role=role["Arn"],

@@ -235,6 +235,9 @@ def _b_attempts(stacks: dict[str, Any]) -> list[tuple[str, Any]]:
             SnapshotId=b["snapshots"][0])),
         ("replace B's runner code", lambda c: c("lambda").update_function_code(
             FunctionName=names.function, ZipFile=b"x")),
+        ("re-tag B's function as A's", lambda c: c("lambda").tag_resource(
+            Resource=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{names.function}",
+            Tags={TAG_STACK: A})),
         ("widen B's runner role", lambda c: c("iam").put_role_policy(
             RoleName=names.runner_role, PolicyName="amibackup",
             PolicyDocument=json.dumps(EVERYTHING))),

@@ -159,7 +159,12 @@ def test_up_again_update_refresh_destroy(project, aws, group):
     project.ok("refresh", "--yes")  # records the live images in the resource's state
     assert project.state_of("web-backup")["latest_image_id"] == made[-1]
     assert "2 unchanged" in project.ok("refresh", "--yes")
-    assert "2 unchanged" in project.ok("preview", "--diff")
+    unchanged = project.pulumi("preview", "--diff")
+    assert unchanged.code == 0 and "2 unchanged" in unchanged.stdout
+    # Issue 16: Diff asked AWS once for the whole preview, and the preview says what (the
+    # CLI prints the provider's info line on stderr).
+    said = "looked up which launch template each Auto Scaling group of us-east-1"
+    assert unchanged.stderr.count(said) == 1, unchanged.text
 
     assert "- 2 deleted" in project.ok("destroy", "--yes")
     assert_nothing_left(aws, out["backup_id"])

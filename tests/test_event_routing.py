@@ -12,16 +12,19 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from amibackup import access
 from amibackup.names import Names
 from amibackup.provision import backup, policy
 from amibackup.runner.clients import Clients
+from amibackup.runner.cycle import run_cycle
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from devkit.localaws.ec2 import images_pending, on_ami_event, release_images
 from devkit.localaws.iam_policy import Request, evaluate
 from devkit.localaws.lambda_runtime import deliver, deliver_ami_events
-from devkit.scenarios import T0, create_group, default_image, fire_schedule
+from devkit.scenarios import T0, create_group, default_image, fire_schedule, hourly_job
 
 
 def deploy(clients: Clients, name: str, group_name: str) -> dict[str, Any]:
@@ -123,3 +126,18 @@ def test_a_runner_may_rewrite_its_own_rule_only():
     other = Request("events:PutRule", rule.format(Names("db-backup-5e6f7a8b").ami_rule))
     assert evaluate(doc, own).allowed and not evaluate(doc, other).allowed
     assert not evaluate(doc, Request("events:PutTargets", own.resource)).allowed
+
+
+def test_a_rule_that_cannot_be_narrowed_only_warns(clients, monkeypatch):
+    group = create_group(clients, "web")
+
+    def denied(*_: Any, **__: Any) -> str:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}},
+                          "PutRule")
+
+    monkeypatch.setattr(access, "narrow_ami_rule", denied)
+    with images_pending():
+        summary = run_cycle(hourly_job(0, group.group_name), clients, now=T0)
+    assert summary.created and summary.failed == []
+    assert any("AccessDeniedException" in w and "next scheduled run" in w
+               for w in summary.warnings)

@@ -36,6 +36,7 @@ from devkit.scenarios import (
     leftovers,
     on_time,
     runs_at_once,
+    signing_key,
 )
 from tests.support.faults import Faults, faulty_clients
 
@@ -47,6 +48,7 @@ FOR_GOOD = ["5xx"] * (RETRIES + 1)
 @pytest.fixture
 def aws() -> Iterator[tuple[Clients, Faults]]:
     with mock_aws():
+        signing_key(Clients("us-east-1"), "b1")  # as deploying it would
         yield faulty_clients(max_attempts=RETRIES)
 
 
@@ -123,11 +125,11 @@ def test_run_killed_after_create_image_next_run_promotes_and_prunes(aws, group, 
     real_write = cycle.record.write
     writes: list[object] = []
 
-    def killed(*args: Any, **kwargs: Any) -> None:
+    def killed(*args: Any, **kwargs: Any) -> Any:
         writes.append(args)
         if len(writes) == 2:  # the run's start is recorded; it dies before recording the image
             raise Killed
-        real_write(*args, **kwargs)
+        return real_write(*args, **kwargs)
 
     monkeypatch.setattr(cycle.record, "write", killed)
     monkeypatch.setattr(lock, "release", lambda *_: None)  # a dead process releases nothing

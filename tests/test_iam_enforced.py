@@ -46,9 +46,11 @@ from devkit.scenarios import (
     deployed,
     group_instances,
     on_time,
+    signing_key,
 )
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
+RUNNER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/amibackup-enforced"  # enforce()'s default caller
 T0 = datetime(2026, 11, 5, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
@@ -60,7 +62,9 @@ def aws() -> Iterator[Clients]:
     """
     install_layers()
     with mock_aws():
-        yield Clients(REGION)
+        clients = Clients(REGION)
+        signing_key(clients, "b1", signer=RUNNER_ROLE)  # as deploying it would
+        yield clients
 
 
 @pytest.fixture

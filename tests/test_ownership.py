@@ -21,6 +21,7 @@ from amibackup.runner.config import ENV_VAR, ConfigError, Job, job_environment
 from amibackup.runner.cycle import AdoptionRefused
 from amibackup.runner.handler import RefusedEvent
 from amibackup.runner.plan import run_key
+from amibackup.runner.seal import of_backup
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise
 from devkit.localaws.lambda_runtime import invoke
@@ -84,7 +85,8 @@ def test_a_precreated_image_with_the_next_runs_name_is_not_adopted(clients, grou
     with pytest.raises(AdoptionRefused, match="before the run started|not from the run's"):
         fire(clients, backup_id, 1)  # the run fails loudly: Lambda's Errors metric fires
     assert default_image(clients("ec2"), group.template_id) == first
-    owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
+    owned = record.read(clients("ssm"), Names(backup_id).record_parameter,
+                        of_backup(clients("kms"), backup_id))
     assert not owned.owns(squat) and owned.owns(first)
     later = fire(clients, backup_id, 2)
     assert later["promoted"] == later["created"] and squat not in later["kept"]
@@ -103,7 +105,8 @@ def test_an_event_asking_for_more_than_the_time_is_refused(clients, group, capsy
     event = {"scheduled_time": (T0 + timedelta(hours=3)).isoformat(), **extra}
     with pytest.raises(RefusedEvent, match="fixed at deploy"):
         invoke(clients("lambda"), outs["function_name"], event)
-    owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
+    owned = record.read(clients("ssm"), Names(backup_id).record_parameter,
+                        of_backup(clients("kms"), backup_id))
     assert sorted(owned.images) == sorted(made) and all(exists(clients, i) for i in made)
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()
               if line.startswith("{") and "refused" in line]
@@ -117,7 +120,8 @@ def test_a_run_key_in_the_future_is_refused(clients, group):
     with pytest.raises(RefusedEvent, match="in the future"):
         invoke(clients("lambda"), outs["function_name"], {"scheduled_time": future.isoformat()},
                at=now)
-    assert not record.read(clients("ssm"), Names(outs["backup_id"]).record_parameter).images
+    assert not record.read(clients("ssm"), Names(outs["backup_id"]).record_parameter,
+                           of_backup(clients("kms"), outs["backup_id"])).images
     # T0, 30 s ahead of the clock: within the clock skew allowed
     out = invoke(clients("lambda"), outs["function_name"], {"scheduled_time": T0.isoformat()},
                  at=now)
@@ -168,7 +172,9 @@ def test_the_record_outgrows_four_kilobytes(clients):
         big = big.started(f"2026110{n + 1}T0000Z", f"i-{n:017x}", datetime.now(UTC))
     for n in range(150):  # a hundred kept, and beyond: in use, pending, failed
         big = big.made(f"ami-{n:017x}", f"2026110{n % 9}T{n % 24:02d}00Z")
-    assert 4096 < len(big.to_json()) <= 8192
-    record.write(clients("ssm"), name, big)
-    assert record.read(clients("ssm"), name) == big
-    assert clients("ssm").get_parameter(Name=name)["Parameter"]["Value"] == big.to_json()
+    seal = of_backup(clients("kms"), "b1")
+    written = record.write(clients("ssm"), name, big, seal)
+    stored = clients("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    assert 4096 < len(stored) <= 8192  # signed: the MAC and the version add 80 characters
+    assert record.read(clients("ssm"), name, seal) == big == written
+    assert json.loads(stored)["record"] == json.loads(big.to_json())

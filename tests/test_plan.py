@@ -321,3 +321,16 @@ def test_run_keys_have_four_digit_years_and_compare_as_times(at, key) -> None:
     assert run_time("9990102T0304Z") is None  # an old unpadded key is no time at all
     old = Image("ami-999", "n", "available", T0, run=run_key(datetime(999, 1, 1, tzinfo=UTC)))
     assert ids(decide_prune([old, img("ami-now", 0)], 1, in_use=()).kept) == {"ami-now"}
+
+
+def test_a_recorded_image_must_carry_its_runs_name_and_come_after_it() -> None:
+    """Issue 15 item 1: facts only AWS sets (the AMI name, CreationDate) match the record."""
+    from amibackup.runner.plan import not_the_runs
+
+    good = img("ami-1", 2)
+    assert not_the_runs(good, "b-1") is None
+    renamed = Image("ami-2", "golden-ami", "available", good.created, run=good.run)
+    assert "named 'golden-ami'" in str(not_the_runs(renamed, "b-1"))
+    early = Image("ami-3", good.name, "available", good.created - timedelta(hours=1),
+                  run=good.run)
+    assert "before that run was scheduled" in str(not_the_runs(early, "b-1"))

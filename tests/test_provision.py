@@ -19,6 +19,7 @@ from amibackup.provision import alarms, backup, events
 from amibackup.provision.errors import ProvisionError
 from amibackup.runner import record
 from amibackup.runner.clients import Clients
+from amibackup.runner.seal import of_backup
 from amibackup.schema import BackupSpec
 from amibackup.spec import normalise, validate
 from devkit.localaws.lambda_ import account_concurrency
@@ -351,9 +352,10 @@ def _backup_image(clients: Clients, group: DemoGroup, backup_id: str) -> str:
         TagSpecifications=[{"ResourceType": k, "Tags": tags} for k in ("image", "snapshot")]
     )["ImageId"])
     name = Names(backup_id).record_parameter
-    owned = record.read(clients("ssm"), name).started("t", instance["InstanceId"],
-                                                      datetime.now(UTC)).made(image, "t")
-    record.write(clients("ssm"), name, owned)
+    seal = of_backup(clients("kms"), backup_id)  # as its runner signs it
+    owned = record.read(clients("ssm"), name, seal).started(
+        "t", instance["InstanceId"], datetime.now(UTC)).made(image, "t")
+    record.write(clients("ssm"), name, owned, seal)
     return image
 
 

@@ -3,12 +3,13 @@
 #
 #     bash tools/build-examples.sh [typescript] [go]     # default: both
 #
-# typescript: `npm ci` in examples/typescript (package-lock.json pinned; npm's cache in
+# typescript: `npm ci` of examples/typescript (package-lock.json pinned; npm's cache in
 #   ~/.cache/amibackup/npm, offline when it holds everything). The SDK is a `file:` dependency
 #   installed as a copy (--install-links), so its own postinstall compiles it with tsc: a
 #   generated SDK that does not compile fails here. Then `tsc --noEmit` type-checks the
-#   program against it. Skipped when package-lock.json and the generated SDK are unchanged
-#   since the last install (a stamp in node_modules).
+#   program against it. The install goes to ~/.cache/amibackup/examples/typescript-<stamp>
+#   (stamp: package.json, package-lock.json and the generated SDK) and examples/typescript/
+#   node_modules links to it: unchanged, it is reused, also by a fresh clone.
 # go: `go build` of examples/go, which compiles the generated Go SDK (go.mod replaces its
 #   module path with sdk/go). Go's build cache makes a repeat take seconds.
 # Progress goes to stderr.
@@ -24,20 +25,38 @@ build_typescript() {
     local dir=$root/examples/typescript
     command -v npm >/dev/null 2>&1 || { log "npm is not on PATH (Node.js >= 20 needed)"; return 1; }
     local stamp
-    stamp=$(cd "$root" && { cat examples/typescript/package-lock.json
+    stamp=$(cd "$root" && { cat examples/typescript/package.json examples/typescript/package-lock.json
                             find sdk/nodejs -type f | LC_ALL=C sort | xargs sha256sum; } |
             sha256sum | cut -c1-16)
-    if [ "$(cat "$dir/node_modules/.amibackup-stamp" 2>/dev/null)" = "$stamp" ]; then
-        log "typescript: node_modules up to date ($stamp)"
+    # node_modules lives in the cache, named by the stamp, so a fresh clone (CI) reuses it;
+    # the example's node_modules is a link to it. The install sees the same layout as the
+    # checkout (examples/typescript next to sdk/nodejs) for the `file:` dependency.
+    local cache_root=${AMIBACKUP_EXAMPLES_CACHE:-$HOME/.cache/amibackup/examples}
+    local cache=$cache_root/typescript-$stamp
+    if [ -f "$cache/.installed" ]; then
+        log "typescript: node_modules $stamp already installed in $cache"
     else
-        log "typescript: npm ci (the SDK compiles in its postinstall)"
+        log "typescript: npm ci into $cache (the SDK compiles in its postinstall)"
         local start
         start=$(date +%s)
-        (cd "$dir" && npm_config_cache=${npm_config_cache:-$HOME/.cache/amibackup/npm} \
+        rm -rf "$cache"
+        mkdir -p "$cache/examples/typescript" "$cache/sdk"
+        cp "$dir/package.json" "$dir/package-lock.json" "$cache/examples/typescript/"
+        cp -R "$root/sdk/nodejs" "$cache/sdk/nodejs"
+        (cd "$cache/examples/typescript" &&
+            npm_config_cache=${npm_config_cache:-$HOME/.cache/amibackup/npm} \
             npm ci --install-links --prefer-offline --no-audit --no-fund --loglevel=error) >&2
-        printf '%s\n' "$stamp" > "$dir/node_modules/.amibackup-stamp"
+        touch "$cache/.installed"
         log "typescript: installed in $(( $(date +%s) - start ))s"
+        # Older installs (other stamps) untouched for two days go.
+        find "$cache_root" -mindepth 1 -maxdepth 1 -name 'typescript-*' -mtime +2 \
+            -exec rm -rf {} + 2>/dev/null || true
     fi
+    touch "$cache/.installed"
+    if [ -e "$dir/node_modules" ] && [ ! -L "$dir/node_modules" ]; then
+        rm -rf "$dir/node_modules"  # a plain install from before: replaced by the link
+    fi
+    ln -sfn "$cache/examples/typescript/node_modules" "$dir/node_modules"
     log "typescript: tsc --noEmit"
     (cd "$dir" && node_modules/.bin/tsc --noEmit -p .) >&2
 }

@@ -22,13 +22,23 @@ from amibackup.names import (
     stack_of,
     tag_value,
 )
-from amibackup.provision import alarms, claim, events, iam, lambda_fn, policy, scheduler
+from amibackup.provision import (
+    alarms,
+    claim,
+    events,
+    iam,
+    lambda_fn,
+    policy,
+    record_key,
+    scheduler,
+)
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.provision.package import code_sha256
 from amibackup.provision.teardown import Teardown, remove_images
 from amibackup.runner import lock, record
 from amibackup.runner.clients import Clients, make_config
 from amibackup.runner.config import ENVIRONMENT_LIMIT, Job, environment_size, job_environment
+from amibackup.runner.seal import Seal, of_backup
 from amibackup.schema import BackupSpec
 from amibackup.spec import topic_region
 
@@ -197,6 +207,7 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
                                      recorded, owner)
     boundary, boundary_warnings = _boundary(clients, scope)
     runner_role, scheduler_role = _roles(clients, spec, scope, tags, boundary)
+    record_key.ensure_key(clients("kms"), scope, runner_role, tags)
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
                                                         tags, environment)
     warnings = boundary_warnings + warnings
@@ -224,8 +235,13 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
 
 
 def _image_outputs(clients: Clients, backup_id: str) -> dict[str, Any]:
-    """The backup's available images, newest first, and the newest of them."""
-    owned = record.read(clients("ssm"), Names(backup_id).record_parameter)
+    """The backup's available images, newest first, and the newest of them (none when the
+    record fails its MAC check: README, *Threat model*)."""
+    try:
+        owned = record.read(clients("ssm"), Names(backup_id).record_parameter,
+                            of_backup(clients("kms"), backup_id))
+    except record.RecordForged:
+        return {"image_ids": [], "latest_image_id": None}
     images = [i.of_run(owned.images[i.image_id])
               for i in access.images_by_id(clients("ec2"), sorted(owned.images))]
     available = sorted((i for i in images if i.state == "available"),
@@ -330,6 +346,7 @@ def remove_infrastructure(clients: Clients, backup_id: str) -> None:
         lambda: lambda_fn.delete_function(clients("lambda"), clients("logs"), names),
         lambda: iam.delete_role(clients("iam"), names.scheduler_role),
         lambda: iam.delete_role(clients("iam"), names.runner_role),
+        lambda: record_key.remove_key(clients("kms"), names),
     ]
     errors = []
     for step in steps:  # one failing step must not leave the others' parts behind
@@ -342,19 +359,31 @@ def remove_infrastructure(clients: Clients, backup_id: str) -> None:
                              f"again: {'; '.join(map(str, errors))}") from errors[0]
 
 
-def wait_for_runs(ssm: Any, backup_id: str, timeout: float = LOCK_WAIT_SECONDS,
-                  delay: float = 5.0) -> None:
-    """Take the run lock so no cycle is half-way while the backup is torn down."""
+def wait_for_runs(ssm: Any, backup_id: str, seal: Seal, timeout: float = LOCK_WAIT_SECONDS,
+                  delay: float = 5.0) -> list[str]:
+    """Take the run lock so no cycle is half-way while the backup is torn down; warnings.
+
+    Only a lock the runner signed is waited for, and only until its lease ends (by AWS's
+    stamp); one written by anyone else is no run: it is removed at once, and said so.
+    """
     deadline = time.monotonic() + timeout
     owner = lock.unique_owner("teardown")
+    name = Names(backup_id).lock_parameter
+    warnings: list[str] = []
     while True:
         try:
-            lock.acquire(ssm, Names(backup_id).lock_parameter, owner=owner)
-            return
-        except lock.Busy:
+            lock.acquire(ssm, name, owner=owner)
+            return warnings
+        except lock.Busy as busy:
+            if busy.parameter is not None and not lock.runners(busy.parameter, seal):
+                warnings.append(f"removed a run lock that no run of this backup wrote: "
+                                f"{busy.holder}")
+                lock.release(ssm, name)
+                continue
             if time.monotonic() > deadline:
                 raise ProvisionError(f"a run of backup {backup_id} still holds its lock after "
-                                     f"{timeout:.0f}s; retry the delete") from None
+                                     f"{timeout:.0f}s ({busy.holder}); retry the delete"
+                                     ) from None
             time.sleep(delay)  # no AWS waiter exists for an SSM parameter's deletion
 
 
@@ -370,15 +399,18 @@ def delete(clients: Clients, backup_id: str, spec: BackupSpec,
     events.remove_rule(clients("events"), clients("lambda"), names)  # no image events either
     lambda_fn.stop_invocations(clients("lambda"), names.function)
     ssm = clients("ssm")
-    wait_for_runs(ssm, backup_id)
+    seal = of_backup(clients("kms"), backup_id)
+    removed_lock = wait_for_runs(ssm, backup_id, seal)
     # A run that was in flight narrows its rule at its end (PutRule), which re-creates a
     # rule deleted meanwhile: remove it again now that no run can start.
     events.remove_rule(clients("events"), clients("lambda"), names)
     try:
-        result = Teardown()
+        result = Teardown(warnings=removed_lock)
         if spec.deregister_on_delete:
             result = remove_images(clients("ec2"), clients("autoscaling"), ssm, backup_id,
-                                   spec.group_name, recorded_version, template_id)
+                                   spec.group_name, recorded_version, template_id,
+                                   seal=seal)
+            result.warnings[:0] = removed_lock
         record.delete(ssm, names.record_parameter)  # kept images are the operator's now
         remove_infrastructure(clients, backup_id)
         claimed = {template_id, current_template_id(clients, spec.group_name)} - {None}

@@ -198,6 +198,13 @@ def boundary_policy(partition: str, account: str, region: str = "*") -> dict[str
          "Resource": arn("ssm", "parameter/amibackup/*")},
         {"Sid": "NarrowAmiRules", "Effect": "Allow", "Action": "events:PutRule",
          "Resource": arn("events", f"rule/{DEPLOYER_PREFIX}*")},
+        # A record key's policy names its runner role; a boundary still caps what a key
+        # policy grants to a role ARN ("Policy evaluation logic"): only the role's own
+        # backup's key (its amibackup:backup tag), and only MACs.
+        {"Sid": "SignOwnRecord", "Effect": "Allow", "Resource": arn("kms", "key/*"),
+         "Action": ["kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey"],
+         "Condition": {"StringEquals": {
+             f"aws:ResourceTag/{TAG_BACKUP}": "${aws:PrincipalTag/" + TAG_BACKUP + "}"}}},
         {"Sid": "Logs", "Effect": "Allow",
          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [arn("logs", f"log-group:/aws/lambda/{DEPLOYER_PREFIX}*"),
@@ -269,8 +276,11 @@ def deployer_policy(partition: str, account: str, region: str = "*",
          "Action": ["lambda:GetFunction", "lambda:GetFunctionConfiguration",
                     "lambda:ListTags", "lambda:GetPolicy"]},
         {"Sid": "CreateFunctionsOfStack", "Effect": "Allow", "Resource": functions,
-         "Action": ["lambda:CreateFunction", "lambda:TagResource"],
-         "Condition": {"StringEquals": tags_mine}},
+         "Action": "lambda:CreateFunction", "Condition": {"StringEquals": tags_mine}},
+        {"Sid": "TagFunctionsOfStack", "Effect": "Allow", "Resource": functions,
+         "Action": "lambda:TagResource",
+         "Condition": {"StringEquals": tags_mine,
+                       "StringEqualsIfExists": mine}},  # a new function has no tags yet
         {"Sid": "FunctionsOfStack", "Effect": "Allow", "Resource": functions,
          "Action": ["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
                     "lambda:PutFunctionConcurrency", "lambda:DeleteFunction",
@@ -308,6 +318,19 @@ def deployer_policy(partition: str, account: str, region: str = "*",
          "Resource": arn("cloudwatch", f"alarm:{DEPLOYER_PREFIX}*"),
          "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
                     "cloudwatch:DeleteAlarms"]},
+        # The record's signing key (provision/record_key.py): made, tagged, its policy kept
+        # and its deletion scheduled by the deployer, who may verify the record (refresh,
+        # teardown) but never sign one: only the key policy's runner role may GenerateMac.
+        {"Sid": "RecordKeyCreate", "Effect": "Allow", "Resource": "*",  # no resource yet
+         "Action": ["kms:CreateKey", "kms:TagResource"],
+         "Condition": {"Null": {f"aws:RequestTag/{TAG_BACKUP}": "false"}}},
+        {"Sid": "RecordKeys", "Effect": "Allow", "Resource": arn("kms", "key/*"),
+         "Condition": {"Null": {f"aws:ResourceTag/{TAG_BACKUP}": "false"}},
+         "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:VerifyMac",
+                    "kms:CreateAlias", "kms:ScheduleKeyDeletion", "kms:TagResource",
+                    "kms:ListResourceTags"]},
+        {"Sid": "RecordKeyAliases", "Effect": "Allow", "Action": "kms:CreateAlias",
+         "Resource": arn("kms", "alias/amibackup/*")},
         {"Sid": "RestoreGroupTemplate", "Effect": "Allow",
          "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
          "Resource": arn("ec2", "launch-template/*")},

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from amibackup import access
 from amibackup.names import TAG_KEPT, Names
+from amibackup.provision.errors import ProvisionError
 from amibackup.runner import plan, record
 
 WORKERS = 16
@@ -238,16 +239,25 @@ def in_use_elsewhere(ec2: Any, asg: Any, group_name: str, template_id: str | Non
 
 
 def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
-                  recorded_version: int | None, template_id: str | None = None) -> Teardown:
+                  recorded_version: int | None, template_id: str | None = None, *,
+                  seal: record.Seal) -> Teardown:
     """Point the group away from the backup's images, then delete them and their snapshots.
 
     Only images in the backup's record go: a tag anyone could copy proves nothing. The
     record goes last, so a teardown that fails half-way still knows what is left. With the
     group gone, the recorded template (`template_id`) is still pointed at an existing image.
+    `seal` verifies the record (VerifyMac with the backup's key): a record its runner did not
+    write deregisters nothing.
     """
     result = Teardown()
     record_name = Names(backup_id).record_parameter
-    held = record.read(ssm, record_name)
+    try:
+        held = record.read(ssm, record_name, seal)
+    except record.RecordForged as forged:
+        raise ProvisionError(
+            f"{forged}. No image was deregistered. Find who wrote it (CloudTrail: PutParameter "
+            f"on {record_name}); to leave every image of this backup in place, delete that "
+            "parameter (or set deregister_on_delete: false), then delete again") from None
     owned = sorted(held.images)
     images = access.images_by_id(ec2, owned)
     settle_pending(ec2, images)

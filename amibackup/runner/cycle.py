@@ -20,6 +20,7 @@ from amibackup.names import Names, image_description, template_claim_parameter
 from amibackup.runner import lock, plan, reads, record, rule
 from amibackup.runner.clients import Clients
 from amibackup.runner.config import Job
+from amibackup.runner.seal import Seal, of_backup
 from amibackup.runner.summary import Summary
 
 __all__ = ["Job", "Summary", "backup_images", "run_cycle"]
@@ -37,25 +38,28 @@ def scheduled(job: Job, now: datetime) -> datetime:
 
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
               request_id: str | None = None, create: bool = True,
-              label: str | None = None, adhoc: bool = False) -> Summary:
+              label: str | None = None, adhoc: bool = False,
+              seal: Seal | None = None) -> Summary:
     """Run one backup cycle; never raises for expected conditions, reports them instead.
 
     `create=False` (an image event) promotes and prunes but makes no image. `adhoc` (the
     CLI's `run --backup ID`): on a template another backup claims, the run makes and prunes
-    its own images but never touches the template (that backup promotes).
+    its own images but never touches the template (that backup promotes). `seal`: the
+    backup's signing key (default: by its alias), for the lock and the record.
     """
+    seal = seal or of_backup(clients("kms"), job.backup_id)
     now = now or datetime.now(UTC)
     key = plan.run_key(scheduled(job, now))
     summary = Summary(job.backup_id, job.group_name, label or key, request_id)
     ssm = clients("ssm")
     try:
         with lock.held(ssm, Names(job.backup_id).lock_parameter,
-                       owner=lock.unique_owner(f"run {label or key}")):
+                       owner=lock.unique_owner(f"run {label or key}"), seal=seal):
             # The claim and the record, read under the lock in one call (reads.py).
             ahead = reads.read_ahead(clients, [
                 Names(job.backup_id).record_parameter,
                 template_claim_parameter(job.template_id) if job.template_id else None])
-            _cycle(job, ahead, now, key if create else None, summary, adhoc)
+            _cycle(job, ahead, now, key if create else None, summary, seal, adhoc)
             rule.follow_in_flight(clients, job, summary)  # events of in-flight images only
     except lock.Busy as busy:
         if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
@@ -80,11 +84,12 @@ class _Book:
     name: str
     owned: record.Record
     written: record.Record
+    seal: Seal
 
     def save(self) -> None:
-        if self.owned != self.written:
-            record.write(self.ssm, self.name, self.owned)
-            self.written = self.owned
+        if self.owned != self.written:  # signed as the parameter's next version
+            self.owned = self.written = record.write(self.ssm, self.name, self.owned,
+                                                     self.seal)
 
 
 def _group_template(clients: Clients, job: Job, summary: Summary, adhoc: bool = False
@@ -243,6 +248,10 @@ def recorded_images(ec2: Any, owned: record.Record) -> list[plan.Image]:
             for image in access.images_by_id(ec2, sorted(owned.images))]
 
 
+class NotTheRunsImage(RuntimeError):
+    """A recorded image whose AWS facts (name, creation time) contradict its recorded run."""
+
+
 def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Image]:
     """The record's images; an image is forgotten only when AWS says it is gone, and the
     image of a started run an earlier cut left unrecorded is adopted (found by its name)."""
@@ -254,7 +263,7 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
             images = recorded_images(ec2, book.owned)
     unfinished = {plan.image_name(job.backup_id, k): k for k in book.owned.runs}
     if not unfinished:
-        return images
+        return _checked(images, job)
     for raw in access.images_named(ec2, sorted(unfinished)):
         key = unfinished.get(str(raw.get("Name")))
         if key is None or book.owned.owns(raw["ImageId"]):
@@ -268,11 +277,19 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
         summary.adopted.append(raw["ImageId"])
     # A started run whose name no image holds made none (CreateImage never returned an id).
     book.owned = book.owned.forget_runs(set(book.owned.runs) & set(unfinished.values()))
+    return _checked(images, job)
+
+
+def _checked(images: list[plan.Image], job: Job) -> list[plan.Image]:
+    """The recorded images, if AWS's facts about each match its recorded run."""
+    wrong = [why for why in (plan.not_the_runs(i, job.backup_id) for i in images) if why]
+    if wrong:  # a signed record cannot say this: touch nothing, fail loudly
+        raise NotTheRunsImage("; ".join(wrong))
     return images
 
 
 def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
-           summary: Summary, adhoc: bool = False) -> None:
+           summary: Summary, seal: Seal, adhoc: bool = False) -> None:
     ec2, ssm = clients("ec2"), clients("ssm")
     record_name = Names(job.backup_id).record_parameter
     found = _group_template(clients, job, summary, adhoc)
@@ -281,8 +298,8 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
         return
     group, spec, touch = found
     instances = access.group_instances(ec2, group)
-    before = record.read(ssm, record_name)
-    book = _Book(ssm, record_name, before, before)
+    before = record.read(ssm, record_name, seal)  # RecordForged: the run touches nothing
+    book = _Book(ssm, record_name, before, before, seal)
     images = _recorded(ec2, job, book, summary)
     summary.failed.extend(i.image_id for i in images if i.state in FAILED_STATES)
     versions = _finish_promotion(ec2, book, spec, versions, summary) if touch else versions

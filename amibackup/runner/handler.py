@@ -149,7 +149,8 @@ def handle(event: dict[str, Any], job: Job, clients: Clients, request_id: str | 
                                "promoted, nothing is pruned")
         log.info(summary.to_json())
         return summary
-    owned = record.read(clients("ssm"), Names(job.backup_id).record_parameter)
+    # Unverified: it only decides to do nothing; the cycle verifies what it acts on.
+    owned = record.unverified(clients("ssm"), Names(job.backup_id).record_parameter)
     if not owned.owns(image_id):  # someone else's image: no lock, no writes
         summary = Summary(job.backup_id, job.group_name, label, request_id)
         summary.skipped.append(f"image {image_id} is not in this backup's record")

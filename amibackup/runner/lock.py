@@ -4,6 +4,10 @@ PutParameter without Overwrite is atomic in AWS, so two runners that start toget
 cannot both take it. A lease outlives a crashed run only until it expires: judged from
 the parameter's `LastModifiedDate`, which AWS stamps, never from anything its writer put in
 the value (anyone allowed to write the parameter could claim a lease for ever).
+
+The runner signs its lock (a MAC of the lock's name, owner and time, by the backup's key,
+which only the runner may use): teardown removes at once a lock that is not the runner's,
+and waits only for one that is, and only until its lease ends.
 """
 
 from __future__ import annotations
@@ -18,17 +22,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amibackup.runner.seal import Seal
+
 LEASE_SECONDS = 900  # the longest a Lambda invocation can run
+SIGNED_SKEW = 120  # a signed lock's own time within this of AWS's stamp: not a replayed copy
 DESCRIPTION = "amibackup run lock (safe to delete when no run is active)"
 
 
 class Busy(Exception):
     """Another run holds the lock."""
 
-    def __init__(self, holder: str, age: float | None = None) -> None:
+    def __init__(self, holder: str, age: float | None = None,
+                 parameter: dict[str, Any] | None = None) -> None:
         super().__init__(f"another run holds the lock ({holder})")
         self.holder = holder
         self.age = age  # seconds since AWS stamped the lock (None: unknown)
+        self.parameter = parameter  # the lock as AWS holds it
 
 
 def holder(parameter: dict[str, Any], now: float) -> str:
@@ -53,7 +62,34 @@ def _owner(value: str) -> str | None:
         return None
 
 
-def acquire(ssm: Any, name: str, owner: str, lease: int | None = None) -> None:
+def _message(name: str, owner: str, taken: int) -> bytes:
+    return f"amibackup-lock\n{name}\n{owner}\n{taken}".encode()
+
+
+def runners(parameter: dict[str, Any], seal: Seal) -> bool:
+    """Whether the lock was written by the backup's runner (its MAC holds, and it is no copy
+    of an older lock: the time it signed is the time AWS stamped)."""
+    try:
+        held = json.loads(str(parameter["Value"]))
+        owner, taken, mac = str(held["owner"]), int(held["taken"]), str(held["mac"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    return abs(taken - _stamp(parameter)) <= SIGNED_SKEW \
+        and seal.valid(_message(str(parameter["Name"]), owner, taken), mac)
+
+
+def read(ssm: Any, name: str) -> dict[str, Any] | None:
+    """The lock parameter as AWS holds it (Value, Version, LastModifiedDate); None if free."""
+    try:
+        return dict(ssm.get_parameter(Name=name)["Parameter"])
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ParameterNotFound":
+            return None
+        raise
+
+
+def acquire(ssm: Any, name: str, owner: str, lease: int | None = None,
+            seal: Seal | None = None) -> None:
     """Take the lock for `owner`, which must be unique to this caller.
 
     A lock AWS stamped more than `lease` seconds ago (default LEASE_SECONDS, the longest an
@@ -62,7 +98,11 @@ def acquire(ssm: Any, name: str, owner: str, lease: int | None = None) -> None:
     lock taken: by us, which the owner tells.
     """
     lease = LEASE_SECONDS if lease is None else lease
-    value = json.dumps({"owner": owner, "taken": int(time.time())})
+    taken = int(time.time())
+    claim: dict[str, Any] = {"owner": owner, "taken": taken}
+    if seal is not None:  # the runner's: teardown tells it from a lock someone else wrote
+        claim["mac"] = seal.mac(_message(name, owner, taken))
+    value = json.dumps(claim, sort_keys=True)
     for _ in range(2):
         try:
             ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=False,
@@ -71,17 +111,14 @@ def acquire(ssm: Any, name: str, owner: str, lease: int | None = None) -> None:
         except ClientError as err:
             if err.response["Error"]["Code"] != "ParameterAlreadyExists":
                 raise
-        try:
-            held = ssm.get_parameter(Name=name)["Parameter"]
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ParameterNotFound":
-                continue  # released meanwhile: try again
-            raise
+        held = read(ssm, name)
+        if held is None:
+            continue  # released meanwhile: try again
         if _owner(str(held["Value"])) == owner:
             return  # an earlier attempt of this very call took it
         now = time.time()
         if now - _stamp(held) <= lease:
-            raise Busy(holder(held, now), now - _stamp(held))
+            raise Busy(holder(held, now), now - _stamp(held), held)
         release(ssm, name)  # a crashed run's stale lease
     raise Busy("lock contended")
 
@@ -99,8 +136,9 @@ def unique_owner(label: str) -> str:
 
 
 @contextmanager
-def held(ssm: Any, name: str, owner: str, lease: int | None = None) -> Iterator[None]:
-    acquire(ssm, name, owner, lease)
+def held(ssm: Any, name: str, owner: str, lease: int | None = None,
+         seal: Seal | None = None) -> Iterator[None]:
+    acquire(ssm, name, owner, lease, seal)
     try:
         yield
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from amibackup.names import (
     TAG_BACKUP,
@@ -94,6 +94,24 @@ def run_time(key: str) -> datetime | None:
         return datetime(year, month, day, hour, minute, tzinfo=UTC)
     except ValueError:
         return None
+
+
+RUN_SKEW = timedelta(minutes=5)  # a run's image is never made before its scheduled time
+
+
+def not_the_runs(image: Image, backup_id: str) -> str | None:
+    """Why an image the record lists is not what its run made, by facts only AWS sets: the
+    name CreateImage gave it (AMI names never change) and when AWS made it. None: it is."""
+    if image.run is None:
+        return None
+    if image.name != image_name(backup_id, image.run):
+        return (f"image {image.image_id} is recorded for run {image.run} but is named "
+                f"{image.name!r}, not {image_name(backup_id, image.run)!r}")
+    at = run_time(image.run)
+    if at is not None and image.created.astimezone(UTC) < at - RUN_SKEW:
+        return (f"image {image.image_id} is recorded for run {image.run} but AWS made it at "
+                f"{image.created.isoformat()}, before that run was scheduled")
+    return None
 
 
 def image_tags(

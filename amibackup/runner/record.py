@@ -8,6 +8,14 @@ teardown may write, does. Standard library + boto3 only (it ships in the runner'
 A run writes a `runs` entry before CreateImage and an `images` entry after it: an image
 holding the run's name (AWS refuses a second one with InvalidAMIName.Duplicate) is adopted
 only if the record says that run started before the image was created.
+
+Signed (issue 15): anyone allowed `ssm:PutParameter` on `/amibackup/*` could write a record,
+so the stored value carries an HMAC made by the backup's own KMS key (KeySpec HMAC_256,
+`alias/amibackup/<backup>`), whose key policy lets only the runner's role GenerateMac. The
+MAC covers the parameter's name, the SSM version the value is written as, and the record:
+a value copied from another backup, an old value put back, or one edited by hand fails the
+check, and the run refuses to act on it (it fails, so the alarm fires). Signing wraps the
+serialised record and nothing else: fields added to Record are signed with it.
 """
 
 from __future__ import annotations
@@ -18,6 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from amibackup.runner.seal import Seal
+
+__all__ = ["Record", "RecordForged", "Seal", "adoption_refused", "delete", "read", "write"]
 
 DESCRIPTION = "amibackup: the images this backup made (written by its runner and teardown only)"
 TIER = "Intelligent-Tiering"  # Standard stops at 4 KB; this grows to Advanced's 8 KB when needed
@@ -41,6 +53,9 @@ class Record:
     # operator's change won). Left set, it tells the next run that the newest version, made by
     # the runner with that image, is its own unfinished promotion, not an operator's choice.
     promoting: dict[str, str] = field(default_factory=dict)
+    # The SSM version this record was read or written as (0: none yet). Not content: two
+    # records with the same entries are equal whatever their versions.
+    version: int = field(default=0, compare=False)
 
     @classmethod
     def from_json(cls, text: str) -> Record:
@@ -120,19 +135,95 @@ def adoption_refused(record: Record, key: str, image: dict[str, Any]) -> str | N
     return None
 
 
-def read(ssm: Any, name: str) -> Record:
+class RecordForged(RuntimeError):
+    """The record's value was not written by this backup's runner: nothing may act on it."""
+
+
+def signed_message(name: str, version: int, body: str) -> bytes:
+    """What the MAC covers: the parameter, the SSM version the value is written as, the record."""
+    return f"amibackup-record\n{name}\n{version}\n{body}".encode()
+
+
+def read(ssm: Any, name: str, seal: Seal) -> Record:
+    """The record as the runner last wrote it; RecordForged when its MAC does not hold."""
     try:
-        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        parameter = ssm.get_parameter(Name=name)["Parameter"]
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
             return Record()
         raise
-    return Record.from_json(value)
+    return _opened(parameter, name, seal)
 
 
-def write(ssm: Any, name: str, record: Record) -> None:
-    ssm.put_parameter(Name=name, Value=record.to_json(), Type="String", Overwrite=True,
-                      Tier=TIER, Description=DESCRIPTION)
+def unverified(ssm: Any, name: str) -> Record:
+    """The record's content without its MAC check: only to decide to do nothing (an image
+    event for an image this says is not ours); anything that acts reads with `read`."""
+    try:
+        value = json.loads(str(ssm.get_parameter(Name=name)["Parameter"]["Value"]))
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return Record()
+        raise
+    except ValueError:
+        return Record()
+    content = value.get("record", value) if isinstance(value, dict) else {}
+    return Record.from_json(json.dumps(content)) if isinstance(content, dict) else Record()
+
+
+def _opened(parameter: dict[str, Any], name: str, seal: Seal) -> Record:
+    value, version = str(parameter["Value"]), int(parameter["Version"])
+    try:
+        envelope = json.loads(value)
+        content, mac, signed_version = envelope["record"], envelope["mac"], envelope["version"]
+        if not isinstance(content, dict) or not isinstance(mac, str) \
+                or not isinstance(signed_version, int) or set(envelope) != ENVELOPE:
+            raise TypeError
+        body = _canonical(content)
+    except (ValueError, KeyError, TypeError):
+        return _unsigned(parameter, name, seal, value, version)
+    if not seal.valid(signed_message(name, signed_version, body), mac):
+        raise RecordForged(f"record {name} (version {version}) fails its MAC check: it was not "
+                           "written by this backup's runner")
+    if signed_version != version:
+        raise RecordForged(f"record {name} was signed as version {signed_version} but AWS "
+                           f"holds version {version}: someone put an old or copied value back")
+    return replace(Record.from_json(body), version=version)
+
+
+def _unsigned(parameter: dict[str, Any], name: str, seal: Seal, value: str,
+              version: int) -> Record:
+    """A record without a MAC: one written before its backup had a key (AWS's stamps tell),
+    taken as it is once; anything later is forged."""
+    written = parameter["LastModifiedDate"]
+    if written < seal.created():
+        return replace(Record.from_json(value), version=version)
+    raise RecordForged(f"record {name} (version {version}, written {written.isoformat()}) "
+                       "carries no MAC: it was not written by this backup's runner")
+
+
+ENVELOPE = {"mac", "record", "version"}
+
+
+def _canonical(content: Any) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"))
+
+
+def write(ssm: Any, name: str, record: Record, seal: Seal) -> Record:
+    """Sign and store `record` as the parameter's next version; that version's record.
+
+    The value is `{"mac": ..., "record": {...}, "version": N}`; the MAC is over the record's
+    canonical JSON (sorted keys, no spaces), which re-serialising the stored object yields.
+    """
+    body = record.to_json()
+    version = record.version + 1
+    envelope = _canonical({"record": json.loads(body), "version": version,
+                           "mac": seal.mac(signed_message(name, version, body))})
+    stored = int(ssm.put_parameter(Name=name, Value=envelope, Type="String", Overwrite=True,
+                                   Tier=TIER, Description=DESCRIPTION)["Version"])
+    if stored != version:  # someone wrote between our read and this write
+        raise RecordForged(f"record {name} was rewritten by someone else while this run held "
+                           f"it (AWS stored version {stored}, this run expected {version})")
+    return replace(record, version=version)
 
 
 def delete(ssm: Any, name: str) -> None:

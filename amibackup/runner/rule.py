@@ -9,7 +9,7 @@ events are best effort, and the next scheduled run promotes what an event would 
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from amibackup import access
 from amibackup.names import Names
@@ -25,8 +25,8 @@ def follow_in_flight(clients: Clients, job: Job, summary: Summary) -> None:
     try:
         access.narrow_ami_rule(clients("events"), Names(job.backup_id).ami_rule, job.backup_id,
                                summary.in_flight, enabled=not job.paused)
-    except ClientError as err:
+    except (ClientError, BotoCoreError) as err:
+        why = access.error_code(err) if isinstance(err, ClientError) else type(err).__name__
         summary.warnings.append(
-            f"the AMI event rule still names the images of an earlier run "
-            f"({access.error_code(err)}); their events may be missed: the next scheduled "
-            "run promotes them")
+            f"the AMI event rule was not pointed at the images in flight ({why}); their "
+            "events may be missed: the next scheduled run promotes them")

@@ -25,6 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from amibackup.runner.clients import forget_shared
+from devkit.localaws import kms_policy
 from devkit.localaws.iam_policy import Decision, Request, evaluate_bounded
 from devkit.localaws.iam_requests import Unmapped, Where, authorizations
 
@@ -166,12 +167,25 @@ class _Lookups:
         return [m["Ebs"]["SnapshotId"] for i in found for m in i.get("BlockDeviceMappings", [])
                 if m.get("Ebs", {}).get("SnapshotId")]
 
+    def kms_key(self, key_id: str) -> tuple[str, dict[str, str]]:
+        try:
+            arn = str(self.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
+            tags = self.client("kms").list_resource_tags(KeyId=arn.rpartition("/")[2])["Tags"]
+        except ClientError:
+            return "", {}  # no such key: KMS answers that, not IAM
+        return arn, {t["TagKey"]: t["TagValue"] for t in tags}
+
+    def key_policy(self, arn: str) -> dict[str, Any]:
+        policy = self.client("kms").get_key_policy(KeyId=arn.rpartition("/")[2],
+                                                   PolicyName="default")["Policy"]
+        return dict(json.loads(policy))
+
     def where(self) -> Where:
         arn = self.client("sts").get_caller_identity()["Arn"]
         partition, account = arn.split(":")[1], arn.split(":")[4]
         return Where(partition, account, self._client.meta.region_name, self.ec2_tags,
                      self.template_id, self.function_tags, self.image_snapshots,
-                     self.resource_tags, self.role_boundary)
+                     self.resource_tags, self.role_boundary, self.kms_key)
 
 
 def _access_key(session: Any) -> str | None:
@@ -196,6 +210,9 @@ def _checker(enforcer: Enforcer, client: Any, lookups: _Lookups) -> Any:
             raise
         for asked in requests:
             request, decision = enforcer.judge(asked)
+            if request.action.startswith("kms:") and ":key/" in request.resource:
+                decision = kms_policy.decide(lookups.key_policy(request.resource), decision,
+                                             enforcer.principal, where[0].account, request)
             enforcer.decide(call, request, decision)
             if decision.allowed:
                 continue

@@ -56,6 +56,8 @@ class Where:
     # rules, CloudWatch alarms, KMS keys), and a role's permissions boundary ARN by role name
     resource_tags: Callable[[str], dict[str, str]] = field(default=lambda _arn: {})
     role_boundary: Callable[[str], str | None] = field(default=lambda _name: None)
+    kms_key: Callable[[str], tuple[str, dict[str, str]]] = field(
+        default=lambda key_id: (key_id, {}))  # key id, ARN or alias -> (key ARN, its tags)
 
     def arn(self, service: str, resource: str, region: bool = True, account: bool = True
             ) -> str:
@@ -146,6 +148,8 @@ def _lambda(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
         if tags:
             made.append(Request("lambda:TagResource", arn, tag_context("RequestTag", tags)))
         return made
+    if op == "Invoke":
+        return [Request("lambda:InvokeFunction", arn)]
     if op in ("AddPermission", "RemovePermission", "GetPolicy"):
         return [Request(f"lambda:{op}", arn)]
     if op == "GetFunction" and where.function_tags(arn):  # it returns the tags too
@@ -254,9 +258,34 @@ def _cloudwatch(op: str, params: Mapping[str, Any], where: Where) -> list[Reques
             for n in names]
 
 
+KMS_ON_KEY = frozenset({"GenerateMac", "VerifyMac", "DescribeKey", "GetKeyPolicy",
+                        "PutKeyPolicy", "ScheduleKeyDeletion", "CancelKeyDeletion",
+                        "TagResource", "UntagResource", "ListResourceTags"})
+
+
+def _kms(op: str, params: Mapping[str, Any], where: Where) -> list[Request]:
+    """Keys: `arn:...:kms:region:account:key/<id>` (an alias names its key). CreateAlias
+    authorizes on the alias and on the key ("Controlling access to aliases")."""
+    if op == "CreateKey":
+        tags = {t["TagKey"]: t["TagValue"] for t in params.get("Tags", [])}
+        made = [Request("kms:CreateKey", "*", tag_context("RequestTag", tags))]
+        return made + ([Request("kms:TagResource", "*", tag_context("RequestTag", tags))]
+                       if tags else [])
+    if op == "CreateAlias":
+        key, tags = where.kms_key(params["TargetKeyId"])
+        alias = Request("kms:CreateAlias", where.arn("kms", params["AliasName"]))
+        return [alias, Request("kms:CreateAlias", key, tag_context("ResourceTag", tags))] \
+            if key else [alias]
+    if op in KMS_ON_KEY:
+        key, tags = where.kms_key(params["KeyId"])  # "": no such key, KMS answers NotFound
+        return [Request(f"kms:{op}", key, tag_context("ResourceTag", tags))] if key else []
+    raise Unmapped(f"kms:{op}")
+
+
 SERVICES: dict[str, Callable[[str, Mapping[str, Any], Where], list[Request]]] = {
     "ec2": _ec2, "lambda": _lambda, "iam": _iam, "scheduler": _scheduler, "ssm": _ssm,
     "logs": _logs, "events": _events, "monitoring": _cloudwatch,  # CloudWatch signs as it
+    "kms": _kms,
 }
 
 

@@ -213,22 +213,6 @@ def _raised(error: dict[str, str]) -> BaseException:
     return raised
 
 
-_busy: set[subprocess.Popen[str]] = set()
-_cut: dict[int, BaseException] = {}
-
-
-def cut_invocations(reason: BaseException) -> None:
-    """The execution environments serving an invocation now die at once (a Lambda timeout,
-    a sandbox killed): no answer reaches them, and each `invoke` raises `reason`. For fault
-    tests that cut a run right after AWS applied a call (tests/support/faults.py)."""
-    with _lock:
-        busy = list(_busy)
-        for worker in busy:
-            _cut[worker.pid] = reason
-    for worker in busy:
-        worker.kill()
-
-
 def invoke(lam: Any, function: str, event: Any, at: datetime | None = None) -> Any:
     """Call the deployed function's handler with `event`, as Lambda would; its result.
 
@@ -245,21 +229,11 @@ def invoke(lam: Any, function: str, event: Any, at: datetime | None = None) -> A
                "at": at.astimezone(UTC).isoformat() if at else None}  # naive: local time
     worker = _take(key, config, env)
     assert worker.stdin is not None and worker.stdout is not None
-    with _lock:
-        _busy.add(worker)
-    try:
-        worker.stdin.write(json.dumps(request) + "\n")
-        worker.stdin.flush()
-        line = worker.stdout.readline()
-    finally:
-        with _lock:
-            _busy.discard(worker)
+    worker.stdin.write(json.dumps(request) + "\n")
+    worker.stdin.flush()
+    line = worker.stdout.readline()
     if not line:  # the environment died (Lambda: Runtime.ExitError)
         worker.wait()
-        with _lock:
-            cut = _cut.pop(worker.pid, None)
-        if cut is not None:
-            raise cut
         raise FunctionError(f"the execution environment of {function} exited "
                             f"({worker.returncode}) without answering")
     _give_back(key, worker)
@@ -291,9 +265,69 @@ def deliver(events: Any, lam: Any, event: dict[str, Any], out: Deliveries) -> No
                 if ":lambda:" not in target["Arn"]:
                     continue
                 try:
-                    out.results.append((target["Arn"], invoke(lam, target["Arn"], event)))
+                    out.results.append((target["Arn"], invoke(lam, target["Arn"],
+                                                              target_input(target, event))))
                 except Exception as err:  # noqa: BLE001 - an async invocation's error
                     out.errors.append((target["Arn"], err))
+
+
+def _path(event: Any, path: str) -> Any:
+    """A JSONPath of the simple form `$.a.b` (what input transformers use)."""
+    value = event
+    for part in path.removeprefix("$").strip(".").split("."):
+        if not part:
+            continue
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What EventBridge sends the target (User Guide, "Transforming target input"): the
+    target's constant `Input`, else the part at `InputPath`, else `InputTransformer`'s
+    template with its `<variables>` filled from the event, else the event itself."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        return _path(event, target["InputPath"])
+    transformer = target.get("InputTransformer")
+    if transformer:
+        text = transformer["InputTemplate"]
+        for variable, path in transformer.get("InputPathsMap", {}).items():
+            value = _path(event, path)
+            text = text.replace(f"<{variable}>", value if isinstance(value, str)
+                                else json.dumps(value))
+        return json.loads(text)
+    return event
+
+
+def answer_invoke_calls(client: Any, lam: Any, at: datetime | None = None) -> None:
+    """Lambda's `Invoke` API on `client` (a caller's Lambda client): the request is signed and
+    authorized as any call (so `iam_enforce` checks `lambda:InvokeFunction`), then the
+    function runs here (`invoke`, with `lam` reading its configuration) instead of in
+    Docker. Its answer is Lambda's: the result as Payload, or the error with
+    `FunctionError: Unhandled` (Lambda API Reference, Invoke)."""
+    from urllib.parse import unquote
+
+    from botocore.awsrequest import AWSResponse
+
+    def send(request: Any, **_: Any) -> Any:
+        name = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        try:
+            body = json.dumps(invoke(lam, name, json.loads(request.body or b"{}"), at=at))
+        except Exception as err:  # noqa: BLE001 - the function's error, as Lambda reports it
+            body = json.dumps({"errorMessage": str(err), "errorType": type(err).__name__})
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        return AWSResponse(request.url, 200, headers, _Body(body.encode()))
+
+    client.meta.events.register("before-send.lambda.Invoke", send)
+
+
+class _Body(io.BytesIO):
+    """A raw HTTP body botocore can stream."""
+
+    def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
+        yield self.getvalue()
 
 
 @contextmanager

@@ -9,6 +9,8 @@ did nothing) and left on for a "lost" one (AWS applied it, the answer was a 503)
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +22,6 @@ from moto.core.models import botocore_stubber
 from moto.core.responses import BaseResponse
 
 from amibackup.runner.clients import Clients, make_config
-from devkit.localaws import lambda_runtime
 
 
 class _Raw:
@@ -135,13 +136,36 @@ def after_call(operation: str, action: Callable[[], None]) -> Iterator[list[str]
 
 
 def cut_after(operation: str) -> Any:
-    """The run dies right after AWS applied `operation`: its answer never arrives."""
+    """The run dies right after AWS applied `operation`: its answer never arrives.
+
+    A deployed function runs in its own execution environment (a child process, see
+    devkit/localaws/lambda_runtime.py): that environment is killed, as Lambda kills one at
+    its timeout, and the invocation fails with FunctionError. A caller in this process
+    (moto in-process, no server) gets Cut instead.
+    """
     def cut() -> None:
-        error = Cut(f"cut after {operation}")
-        # A deployed function runs in its own process: that process dies, unanswered.
-        lambda_runtime.cut_invocations(error)
-        raise error
+        if not _kill_execution_environments():
+            raise Cut(f"cut after {operation}")
     return after_call(operation, cut)
+
+
+def _kill_execution_environments() -> list[int]:
+    """SIGKILL this process's Lambda execution environments (idle ones just start again)."""
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except OSError:
+            continue
+        if parent == os.getpid() and b"lambda_bootstrap.py" in command:
+            os.kill(int(entry), signal.SIGKILL)
+            killed.append(int(entry))
+    return killed
 
 
 @contextmanager
