@@ -104,7 +104,9 @@ def stacks(aws: Clients) -> dict[str, Any]:
         backup_id = outs["backup_id"]
         run(aws, made, backup_id, 0, role=Names(backup_id).runner_role)
         images = backup_images(aws("ec2"), backup_id)
+        key = aws("kms").describe_key(KeyId=Names(backup_id).record_key)["KeyMetadata"]["Arn"]
         out[stack] = {"spec": made, "id": backup_id, "group": made_group, "outs": outs,
+                      "key": key,
                       "images": [i.image_id for i in images],
                       "snapshots": [s for i in images for s in i.snapshot_ids]}
     return out
@@ -238,6 +240,11 @@ def _b_attempts(stacks: dict[str, Any]) -> list[tuple[str, Any]]:
         ("re-tag B's function as A's", lambda c: c("lambda").tag_resource(
             Resource=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{names.function}",
             Tags={TAG_STACK: A})),
+        ("open B's record key to A", lambda c: c("kms").put_key_policy(
+            KeyId=b["key"], PolicyName="default", Policy=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "kms:*", "Resource": "*"}]}))),
         ("widen B's runner role", lambda c: c("iam").put_role_policy(
             RoleName=names.runner_role, PolicyName="amibackup",
             PolicyDocument=json.dumps(EVERYTHING))),

@@ -323,9 +323,11 @@ def deployer_policy(partition: str, account: str, region: str = "*",
         # teardown) but never sign one: only the key policy's runner role may GenerateMac.
         {"Sid": "RecordKeyCreate", "Effect": "Allow", "Resource": "*",  # no resource yet
          "Action": ["kms:CreateKey", "kms:TagResource"],
-         "Condition": {"Null": {f"aws:RequestTag/{TAG_BACKUP}": "false"}}},
+         "Condition": {"Null": {f"aws:RequestTag/{TAG_BACKUP}": "false"},
+                       "StringEquals": tags_mine}},
         {"Sid": "RecordKeys", "Effect": "Allow", "Resource": arn("kms", "key/*"),
-         "Condition": {"Null": {f"aws:ResourceTag/{TAG_BACKUP}": "false"}},
+         "Condition": {"Null": {f"aws:ResourceTag/{TAG_BACKUP}": "false"},
+                       "StringEquals": mine},  # this stack's keys only
          "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:VerifyMac",
                     "kms:CreateAlias", "kms:ScheduleKeyDeletion", "kms:TagResource",
                     "kms:ListResourceTags"]},
