@@ -102,11 +102,18 @@ def test_create_diff_update_read_delete(provider, aws, group):
         "backup_id": id_, "group_name": "web", "region": "us-east-1", "retention": 2,
         "no_reboot": True, "tags": {"amibackup:stack": id_},  # declared outside a stack
         "template_id": group.template_id,
-        "recorded_version": outs["recorded_version"], "period_seconds": 86400}
+        "recorded_version": outs["recorded_version"], "period_seconds": 86400,
+        # the schedule a run must fire at, Scheduler's delivery window, and the pause
+        "schedule_expression": "cron(0 0 * * ? *)", "timezone": "UTC",
+        "delivery_window_seconds": 600, "paused": True}
     assert updated["backup_id"] == id_ and updated["function_arn"] == outs["function_arn"]
     assert provider.diff(id_, updated, checked(provider, frequency="daily", paused=True,
                                                retention=2)).changes == 1
 
+    with pytest.raises(Exception, match="is paused"):
+        images_made(aws, id_, 1)  # paused: the deployed runner refuses (issue 15 item 6)
+    updated = provider.update(id_, updated, checked(provider, frequency="daily", retention=2))
+    assert aws("events").describe_rule(Name=f"amibackup-{id_}-ami")["State"] == "ENABLED"
     made = images_made(aws, id_, 3)
     read_id, live = provider.read(id_, updated)
     assert read_id == id_ and live["latest_image_id"] == made[-1]
