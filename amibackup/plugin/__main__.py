@@ -2,4 +2,5 @@
 
 from amibackup.plugin.provider import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -70,6 +70,10 @@ def main() -> None:
             reply = {"error": {"module": type(error).__module__,
                                "type": type(error).__qualname__, "message": str(error),
                                "traceback": traceback.format_exc()}}
+            response = getattr(error, "response", None)  # botocore's ClientError
+            if isinstance(response, dict):
+                reply["error"].update(response={"Error": response.get("Error", {})},
+                                      operation_name=getattr(error, "operation_name", ""))
         finally:
             sys.stdout, sys.stderr = reply_to, sys.__stderr__
         reply.update(stdout=out.getvalue(), stderr=err.getvalue())

@@ -199,8 +199,12 @@ def _raised(error: dict[str, str]) -> BaseException:
         cls = importlib.import_module(error["module"])
         for part in error["type"].split("."):
             cls = getattr(cls, part)
-        raised = cls(error["message"]) if isinstance(cls, type) and issubclass(
-            cls, Exception) else None
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            raised = None
+        elif "response" in error:  # botocore's ClientError: its answer, as AWS gave it
+            raised = cls(error["response"], error.get("operation_name", ""))
+        else:
+            raised = cls(error["message"])
     except Exception:  # noqa: BLE001 - any class we cannot rebuild is reported as is
         raised = None
     if raised is None:
