@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("cycle_calls", "event_promotion", "delete_500", "check_diff_grpc", "import_time")
+BENCHMARKS = ("cycle_calls", "backups_per_account", "event_promotion", "delete_500",
+              "check_diff_grpc", "import_time")
 
 
 def main() -> int:
