@@ -13,10 +13,10 @@ image, in the same run:
   `{"source": ["aws.ec2"], "detail-type": ["EC2 AMI State Change"]}`, so every runner is
   woken by every image, for each state change.
 
-Calls are the runner's own (every client its handler makes, counted with botocore's
-`before-call` event from a cold start), over the run and every invocation the image's
-events cause. The dev kit's delivery calls (ListRules, GetFunctionConfiguration) are not
-the product's and are not counted.
+Calls are the runner's own, counted where the local AWS answers the deployed function's
+process (`counted()`), over the run and every invocation the image's events cause. The dev
+kit's delivery calls (ListRules, GetFunctionConfiguration) are not the product's and are
+not counted.
 
     python bench/backups_per_account.py [--sizes 1 10 50] [--images 2]
 """
@@ -27,6 +27,7 @@ import argparse
 import io
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
@@ -37,8 +38,8 @@ from _common import ensure_paths, fake_aws_env, table, write_result
 
 ensure_paths()
 
-import botocore.session
 from moto import mock_aws
+from moto.core.responses import BaseResponse
 
 from amibackup.names import Names
 from amibackup.provision import backup
@@ -59,22 +60,28 @@ BROAD = {"source": ["aws.ec2"], "detail-type": ["EC2 AMI State Change"]}
 
 @contextmanager
 def counted() -> Iterator[Counter[str]]:
-    """Calls of every botocore client made in the block (the handler's, from a cold start)."""
-    calls: Counter[str] = Counter()
-    original = botocore.session.Session.create_client
+    """The runner's calls made in the block, counted where the local AWS answers them.
 
-    def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, service_name, *args, **kwargs)
-        client.meta.events.register(
-            "before-call.*.*", lambda event_name, **_: calls.update([event_name[12:]]))
-        return client
+    The deployed function runs in its own process (devkit/localaws/lambda_runtime.py),
+    which calls the moto server over moto's in-process state; that server answers on its
+    own threads. The dev kit's own calls (delivery's ListRules, ...) are answered on this
+    thread, in-process, and are not counted.
+    """
+    calls: Counter[str] = Counter()
+    original = BaseResponse.call_action
+    here = threading.current_thread()
+
+    def call_action(self: Any) -> Any:
+        if threading.current_thread() is not here:
+            calls.update([f"{self.service_name}.{self._get_action()}"])
+        return original(self)
 
     forget_shared()
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
     try:
         yield calls
     finally:
-        botocore.session.Session.create_client = original  # type: ignore[method-assign]
+        BaseResponse.call_action = original  # type: ignore[method-assign]
 
 
 def one_image(clients: Clients, backup_id: str, n: int) -> dict[str, Any]:
@@ -142,8 +149,9 @@ def main() -> None:
                  for r in rows for design, key in (("narrowed", "narrowed"),
                                                    ("account-wide", "account_wide"))]))
     narrowed = [x for r in rows for x in r["narrowed"]]
+    # calls > 0: a counter that sees no call (the runner moved out of its reach) fails
     constant = len({x["calls"] for x in narrowed}) == 1 and all(
-        x["invocations"] == 1 and x["promoted_by_its_event"] for x in narrowed)
+        x["calls"] > 0 and x["invocations"] == 1 and x["promoted_by_its_event"] for x in narrowed)
     ops = sorted({op for x in narrowed for op in x["by_op"]})
     print("\nCalls by operation, narrowed, N = " + str(rows[-1]["backups"]))
     print(table(["operation", "calls"], [[op, rows[-1]["narrowed"][0]["by_op"].get(op, 0)]
