@@ -10,6 +10,7 @@ and delete the backup, so it must stay importable for as long as a stack holds a
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from pulumi.dynamic import (
@@ -24,11 +25,20 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from amibackup import identity, preview, spec
+from amibackup import identity, spec
 from amibackup.drift import drifted
 from amibackup.identity import IDENTITY_KEY, AwsSettings
 from amibackup.messages import info, warn
 from amibackup.schema import INPUT_KEYS, REPLACE_KEYS, BackupSpec
+
+
+def _preview() -> ModuleType:
+    """`amibackup.preview`, imported on first use: it loads boto3 (about 150 ms), which a
+    program that only declares backups never needs; the provider process does."""
+    from amibackup import preview
+
+    return preview
+
 
 __all__ = ["INPUT_KEYS", "REPLACE_KEYS", "AmiAutoBackupProvider", "changed_keys"]
 
@@ -105,7 +115,7 @@ class AmiAutoBackupProvider(ResourceProvider):
 
     def _clients(self, props: dict[str, Any], region: str | None) -> Any:
         """The process's clients for the backup's account and region (made once, reused)."""
-        return preview.clients(identity.settings_for(props, self._stack()), region,
+        return _preview().clients(identity.settings_for(props, self._stack()), region,
                                identity.session)
 
     def _existing(self, props: dict[str, Any]) -> Any:
@@ -136,7 +146,7 @@ class AmiAutoBackupProvider(ResourceProvider):
         try:
             region = self._region(news)
             settings = identity.settings_for(news, self._stack())
-            made = preview.quick(self._clients(news, region))
+            made = _preview().quick(self._clients(news, region))
         except Exception:  # noqa: BLE001 - no credentials: the create will say so
             return
         key = (settings, region)
@@ -199,8 +209,8 @@ class AmiAutoBackupProvider(ResourceProvider):
         if seen and seen != recorded:
             return True
         try:
-            known, current = preview.group_template(self._existing(olds), str(olds["group_name"]),
-                                                    announce=info)
+            known, current = _preview().group_template(
+                self._existing(olds), str(olds["group_name"]), announce=info)
         except Exception:  # noqa: BLE001 - a preview without AWS access still diffs inputs
             return False
         return known and current is not None and current != recorded
@@ -208,7 +218,7 @@ class AmiAutoBackupProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         from amibackup.provision import backup
 
-        preview.forget_listings()
+        _preview().forget_listings()
         clients = self._clients(props, self._region(props))
         outs = backup.create(clients, BackupSpec.from_props(props), owner=props.get("owner"))
         return CreateResult(outs["backup_id"], self._finish(props, outs))
@@ -216,7 +226,7 @@ class AmiAutoBackupProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         from amibackup.provision import backup
 
-        preview.forget_listings()
+        _preview().forget_listings()
         clients = self._existing({**news, "resolved_region": olds.get("resolved_region")})
         outs = backup.update(clients, BackupSpec.from_props(news), id_, olds,
                              owner=news.get("owner"))
@@ -236,7 +246,7 @@ class AmiAutoBackupProvider(ResourceProvider):
         from amibackup.drift import live_parts
         from amibackup.provision import backup
 
-        preview.forget_listings()
+        _preview().forget_listings()
         clients = self._existing(props)
         outs = backup.read(clients, id_, props)
         if outs is None:
@@ -246,7 +256,7 @@ class AmiAutoBackupProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         from amibackup.provision import backup
 
-        preview.forget_listings()
+        _preview().forget_listings()
         recorded = props.get("recorded_version")
         result = backup.delete(self._existing(props), id_,
                                BackupSpec.from_props(spec.normalise(props)),
