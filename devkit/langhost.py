@@ -121,10 +121,15 @@ def exec_argv(run: ProgramRun, python: str, engine: str) -> list[str]:
     return [*argv, run.program, *run.args]
 
 
+def config_env(run: ProgramRun) -> dict[str, str]:
+    """The stack's config as every Pulumi SDK reads it: JSON in two environment variables."""
+    return {"PULUMI_CONFIG": json.dumps(run.config),
+            "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(run.secret_keys))}
+
+
 def exec_env(run: ProgramRun, python: str, base: Mapping[str, str]) -> dict[str, str]:
     """The child's environment: config as JSON, as the SDK reads it, and the virtualenv's PATH."""
-    env = {**base, "PULUMI_CONFIG": json.dumps(run.config),
-           "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(run.secret_keys))}
+    env = {**base, **config_env(run)}
     bin_dir = Path(python).parent
     if (bin_dir.parent / "pyvenv.cfg").exists():  # a virtualenv: activate it for subprocesses
         env["VIRTUAL_ENV"] = str(bin_dir.parent)

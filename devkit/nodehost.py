@@ -26,7 +26,6 @@ stdout, and stops it with SIGINT, which ends it quietly.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -45,6 +44,7 @@ from devkit.langhost import (
     HostError,
     LanguageHost,
     ProgramRun,
+    config_env,
     program_run,
     run_outcome,
     serve,
@@ -123,8 +123,7 @@ def runner_argv(nrun: NodeRun, engine: str) -> list[str]:
 def runner_env(nrun: NodeRun, base: Mapping[str, str]) -> dict[str, str]:
     """Config as JSON, as the SDK reads it, and the TypeScript switches the runner reads."""
     run = nrun.run
-    env = {**base, "PULUMI_CONFIG": json.dumps(run.config),
-           "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(run.secret_keys))}
+    env = {**base, **config_env(run)}
     env["PULUMI_NODEJS_TYPESCRIPT"] = "true" if run.options.get("typescript", True) else "false"
     tsconfig = run.options.get("tsconfig")
     if tsconfig:

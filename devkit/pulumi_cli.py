@@ -69,6 +69,7 @@ def cli_env(work_dir: Path, endpoint: str | None, bin_dir: Path,
         # The language host of this checkout, also for a copy of the project elsewhere.
         "AMIBACKUP_LANGHOST": str(ROOT / "devkit" / "langhost.py"),
         "AMIBACKUP_NODEHOST": str(ROOT / "devkit" / "nodehost.py"),
+        "AMIBACKUP_GOHOST": str(ROOT / "devkit" / "gohost.py"),
         "PATH": f"{bin_dir}{os.pathsep}{base.get('PATH', '')}",
     })
     if endpoint:

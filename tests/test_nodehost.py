@@ -10,20 +10,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 from pathlib import Path
-from typing import Any
 
-import grpc
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import language_pb2
 
 from devkit import nodehost
 from devkit.langhost import HostError
+from tests.support.langhosts import ServedHost, run_request
 
-ROOT = Path(__file__).resolve().parents[1]
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None and os.environ.get("AMIBACKUP_REQUIRE_ENGINE") != "1",
                                 reason="node is not installed")
@@ -48,20 +44,6 @@ def a_project(tmp_path: Path) -> Path:
     return tmp_path / "proj"
 
 
-def a_request(project: Path, *, dry_run: bool = True, entry: str = ".",
-              **options: Any) -> language_pb2.RunRequest:
-    info = language_pb2.ProgramInfo(root_directory=str(project),
-                                    program_directory=str(project), entry_point=entry)
-    if options:
-        info.options.CopyFrom(struct_pb2.Struct())
-        info.options.update(options)
-    return language_pb2.RunRequest(
-        project="p", stack="dev", pwd=str(project), program=entry, args=["a1"],
-        config={"p:groupName": "web"}, dryRun=dry_run, parallel=8,
-        monitor_address="127.0.0.1:1", configSecretKeys=["p:token"], organization="org",
-        info=info)
-
-
 def test_runner_is_found_as_node_resolves_packages(tmp_path: Path) -> None:
     project = a_project(tmp_path)
     program = project / "src" / "app"
@@ -82,7 +64,7 @@ def test_no_node_says_so(tmp_path: Path) -> None:
 @needs_node
 def test_runner_flags_follow_the_runner_usage(tmp_path: Path) -> None:
     project = a_project(tmp_path)
-    nrun = nodehost.node_run(a_request(project, nodeargs="--max-old-space-size=512"),
+    nrun = nodehost.node_run(run_request(project, nodeargs="--max-old-space-size=512"),
                              os.environ["PATH"])
     argv = nodehost.runner_argv(nrun, "127.0.0.1:7")
     assert argv[1:3] == ["--max-old-space-size=512", str(project / nodehost.RUNNER)]
@@ -91,7 +73,7 @@ def test_runner_flags_follow_the_runner_usage(tmp_path: Path) -> None:
         "--stack=dev", f"--root-directory={project}", f"--pwd={project}", "--parallel=8",
         "--dry-run", ".", "a1"]
     # An update (not a preview) passes no --dry-run: the runner's flag is a boolean.
-    update = nodehost.node_run(a_request(project, dry_run=False), os.environ["PATH"])
+    update = nodehost.node_run(run_request(project, dry_run=False), os.environ["PATH"])
     assert "--dry-run" not in nodehost.runner_argv(update, "127.0.0.1:7")
 
 
@@ -99,8 +81,8 @@ def test_runner_flags_follow_the_runner_usage(tmp_path: Path) -> None:
 def test_options_that_are_not_what_the_runner_takes_are_refused_by_name(tmp_path: Path) -> None:
     project = a_project(tmp_path)
     with pytest.raises(HostError, match="runtime.options.typescript is 'yes'"):
-        nodehost.node_run(a_request(project, typescript="yes"), os.environ["PATH"])
-    nrun = nodehost.node_run(a_request(project, nodeargs=["--a"]), os.environ["PATH"])
+        nodehost.node_run(run_request(project, typescript="yes"), os.environ["PATH"])
+    nrun = nodehost.node_run(run_request(project, nodeargs=["--a"]), os.environ["PATH"])
     with pytest.raises(HostError, match="runtime.options.nodeargs is"):
         nodehost.runner_argv(nrun, "e")
 
@@ -108,7 +90,7 @@ def test_options_that_are_not_what_the_runner_takes_are_refused_by_name(tmp_path
 @needs_node
 def test_config_and_typescript_reach_the_runner_as_it_reads_them(tmp_path: Path) -> None:
     project = a_project(tmp_path)
-    nrun = nodehost.node_run(a_request(project, tsconfig="tsconfig.pulumi.json"),
+    nrun = nodehost.node_run(run_request(project, tsconfig="tsconfig.pulumi.json"),
                              os.environ["PATH"])
     env = nodehost.runner_env(nrun, {"PATH": "/bin", "PYTHONPATH": "/repo"})
     assert json.loads(env["PULUMI_CONFIG"]) == {"p:groupName": "web"}
@@ -116,28 +98,8 @@ def test_config_and_typescript_reach_the_runner_as_it_reads_them(tmp_path: Path)
     assert env["PULUMI_NODEJS_TYPESCRIPT"] == "true"
     assert env["PULUMI_NODEJS_TSCONFIG_PATH"] == "tsconfig.pulumi.json"
     assert "PYTHONPATH" not in env
-    plain_js = nodehost.node_run(a_request(project, typescript=False), os.environ["PATH"])
+    plain_js = nodehost.node_run(run_request(project, typescript=False), os.environ["PATH"])
     assert nodehost.runner_env(plain_js, {})["PULUMI_NODEJS_TYPESCRIPT"] == "false"
-
-
-class ServedHost:
-    """tools/pulumi-language-nodejs started as the CLI starts it: engine address last."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [str(ROOT / "tools" / "pulumi-language-nodejs"), "127.0.0.1:9"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        assert self.process.stdout is not None
-        self.port = int(self.process.stdout.readline())
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
-        self.stub = language_pb2_grpc.LanguageRuntimeStub(self.channel)
-
-    def stop(self) -> str:
-        self.channel.close()
-        self.process.send_signal(signal.SIGINT)
-        _, err = self.process.communicate(timeout=20)
-        assert self.process.returncode == 0, err
-        return err
 
 
 @needs_node
@@ -146,7 +108,7 @@ def test_served_host_runs_the_runner_and_maps_its_exit_code(tmp_path: Path) -> N
     record = tmp_path / "record.json"
     env = {**os.environ, "RECORD": str(record), "EXIT_CODE": "32"}
     env.pop("AMIBACKUP_NODEHOST", None)
-    host = ServedHost(env)
+    host = ServedHost("pulumi-language-nodejs", env)
     try:
         about = host.stub.About(language_pb2.AboutRequest())
         assert Path(about.executable).name == "node"  # the Node host, not the Python one
@@ -154,7 +116,7 @@ def test_served_host_runs_the_runner_and_maps_its_exit_code(tmp_path: Path) -> N
         assert not host.stub.GetRequiredPackages(
             language_pb2.GetRequiredPackagesRequest()).packages
 
-        answer = host.stub.Run(a_request(project))
+        answer = host.stub.Run(run_request(project))
         assert (answer.error, answer.bail) == ("", True)  # 32: the runner showed the error
         seen = json.loads(record.read_text())
         assert seen["cwd"] == str(project)
@@ -163,7 +125,7 @@ def test_served_host_runs_the_runner_and_maps_its_exit_code(tmp_path: Path) -> N
         assert json.loads(seen["env"]["PULUMI_CONFIG"]) == {"p:groupName": "web"}
         assert seen["env"]["PYTHONPATH"] is None
 
-        missing = host.stub.Run(a_request(tmp_path))  # no node_modules there
+        missing = host.stub.Run(run_request(tmp_path))  # no node_modules there
         assert "npm ci" in missing.error
     finally:
         err = host.stop()
@@ -174,9 +136,9 @@ def test_served_host_runs_the_runner_and_maps_its_exit_code(tmp_path: Path) -> N
 def test_a_failing_runner_is_a_plain_error(tmp_path: Path) -> None:
     project = a_project(tmp_path)
     env = {**os.environ, "RECORD": str(tmp_path / "r.json"), "EXIT_CODE": "3"}
-    host = ServedHost(env)
+    host = ServedHost("pulumi-language-nodejs", env)
     try:
-        answer = host.stub.Run(a_request(project, dry_run=False))
+        answer = host.stub.Run(run_request(project, dry_run=False))
         assert (answer.error, answer.bail) == ("Program exited with non-zero exit code: 3",
                                                False)
     finally:

@@ -69,6 +69,9 @@ install -m 0755 "$here/pulumi-language-python" "$bin_dir/pulumi-language-python"
 # TypeScript programs with the npm package @pulumi/pulumi's own runner (Pulumi's Node.js
 # host is not served either).
 install -m 0755 "$here/pulumi-language-python" "$bin_dir/pulumi-language-nodejs"
+# And as `pulumi-language-go`, devkit/gohost.py, which builds a Go program with `go build`
+# and runs it (Pulumi's Go host is not served either).
+install -m 0755 "$here/pulumi-language-python" "$bin_dir/pulumi-language-go"
 rm -f "$bin_dir/pulumi-language-python-exec"  # the real host's script: ours does not use it
 
 printf '%s\n' "$bin_dir"
