@@ -60,7 +60,7 @@ from devkit.langhost import (
     config_env,
     program_run,
     run_outcome,
-    serve,
+    serve_as,
 )
 
 BINARY_NAME = "pulumi-go-program"  # the temporary binary's name in its own folder
@@ -206,12 +206,7 @@ class GoHost(LanguageHost):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return serve(argv, GoHost)
-    except HostError as err:
-        print(f"pulumi-language-go: {err}", file=sys.stderr)
-        return 2
+    return serve_as("pulumi-language-go", sys.argv[1:] if argv is None else argv, GoHost)
 
 
 if __name__ == "__main__":

@@ -202,6 +202,15 @@ def serve(argv: Sequence[str], host_class: type[LanguageHost] | None = None) -> 
     return 0
 
 
+def serve_as(name: str, argv: Sequence[str], host_class: type[LanguageHost]) -> int:
+    """`serve`, with a setup problem said to the user as `NAME: problem` (exit 2)."""
+    try:
+        return serve(argv, host_class)
+    except HostError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return 2
+
+
 def exec_args(argv: Sequence[str]) -> argparse.Namespace:
     """The SDK exec script's flags (what the real host passes it)."""
     parser = argparse.ArgumentParser(prog="langhost.py exec")
@@ -279,11 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         here = str(Path(__file__).resolve().parent)
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
         return exec_program(argv[1:])
-    try:
-        return serve(argv)
-    except HostError as err:
-        print(f"pulumi-language-python: {err}", file=sys.stderr)
-        return 2
+    return serve_as("pulumi-language-python", argv, LanguageHost)
 
 
 if __name__ == "__main__":

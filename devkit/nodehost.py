@@ -47,7 +47,7 @@ from devkit.langhost import (
     config_env,
     program_run,
     run_outcome,
-    serve,
+    serve_as,
 )
 
 RUNNER = Path("node_modules", "@pulumi", "pulumi", "cmd", "run")
@@ -160,12 +160,7 @@ class NodeHost(LanguageHost):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return serve(argv, NodeHost)
-    except HostError as err:
-        print(f"pulumi-language-nodejs: {err}", file=sys.stderr)
-        return 2
+    return serve_as("pulumi-language-nodejs", sys.argv[1:] if argv is None else argv, NodeHost)
 
 
 if __name__ == "__main__":
