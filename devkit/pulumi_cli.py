@@ -92,12 +92,14 @@ class ProjectCli:
     """The CLI in one project folder, sharing one local backend and PULUMI_HOME; the provider
     plugin only as installed or named by Pulumi.yaml's `plugins:`, never from PATH."""
 
-    def __init__(self, folder: Path, work_dir: Path, endpoint: str) -> None:
+    def __init__(self, folder: Path, work_dir: Path, endpoint: str,
+                 env: Mapping[str, str] | None = None) -> None:
         self.folder, self.work_dir, self.endpoint = folder, work_dir, endpoint
+        self.env = dict(env or {})  # more environment for every command (e.g. GOFLAGS)
 
     def pulumi(self, *args: str) -> CliResult:
         return pulumi(args, cwd=self.folder, work_dir=self.work_dir, endpoint=self.endpoint,
-                      extra_env={"PULUMI_IGNORE_AMBIENT_PLUGINS": "true"})
+                      extra_env={**self.env, "PULUMI_IGNORE_AMBIENT_PLUGINS": "true"})
 
     def ok(self, *args: str) -> str:
         """Run a command that must succeed; its stdout, as the user sees it."""

@@ -14,67 +14,32 @@ engine, node/npm or the SDK cannot be had.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images
-from devkit import pulumi_cli
 from devkit.scenarios import create_group, default_image, fire_schedule, schedule_of
+from tests.support.examples import ExampleProject, copy_example, example_or_skip
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "typescript"
 TYPE = "amibackup:index:AmiAutoBackup"
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-class Project(pulumi_cli.ProjectCli):
-    """A copy of examples/typescript (its node_modules linked) and a local backend."""
-
-    def outputs(self) -> dict[str, Any]:
-        out: dict[str, Any] = json.loads(self.ok("stack", "output", "--json"))
-        return out
-
-
-def build_example() -> None:
-    """tools/build-examples.sh typescript: SDK generated, npm ci (SDK compiled), tsc."""
-    done = subprocess.run(["bash", str(ROOT / "tools" / "build-examples.sh"), "typescript"],
-                          capture_output=True, text=True, timeout=1200, check=False)
-    assert done.returncode == 0, f"tools/build-examples.sh typescript failed:\n{done.stderr}"
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Project:
-    try:
-        pulumi_cli.engine_bin()
-        if shutil.which("node") is None or shutil.which("npm") is None:
-            raise RuntimeError("node and npm are needed to run a TypeScript program")
-    except Exception as err:
-        if os.environ.get("AMIBACKUP_REQUIRE_ENGINE") == "1":
-            raise
-        pytest.skip(f"no Pulumi engine or Node.js: {err}")
-    build_example()
-    folder = tmp_path_factory.mktemp("typescript")
-    for name in ("index.ts", "package.json", "tsconfig.json"):
-        shutil.copy(EXAMPLE / name, folder / name)
-    (folder / "node_modules").symlink_to(EXAMPLE / "node_modules")
-    # The checkout's plugin (the virtualenv's console script), by absolute path in the copy.
-    program = (EXAMPLE / "Pulumi.yaml").read_text()
-    assert "path: ../../.venv/bin" in program
-    (folder / "Pulumi.yaml").write_text(
-        program.replace("path: ../../.venv/bin", f"path: {ROOT / '.venv' / 'bin'}"))
-    return Project(folder, tmp_path_factory.mktemp("backend"), endpoint)
+def project(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> ExampleProject:
+    """tools/build-examples.sh typescript (SDK generated, npm ci compiling it, tsc), then a
+    copy of the example with its node_modules linked."""
+    example = example_or_skip("typescript", "node", "npm")
+    folder = copy_example(example, tmp_path_factory.mktemp("typescript"),
+                          ("index.ts", "package.json", "tsconfig.json"))
+    (folder / "node_modules").symlink_to(example / "node_modules")
+    return ExampleProject(folder, tmp_path_factory.mktemp("backend"), endpoint)
 
 
-def test_typescript_program_preview_up_run_refresh_destroy(project: Project,
+def test_typescript_program_preview_up_run_refresh_destroy(project: ExampleProject,
                                                            aws: Clients) -> None:
     group = create_group(aws, "web", size=2)
     project.ok("stack", "init", "dev")

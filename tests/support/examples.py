@@ -1,0 +1,62 @@
+"""The examples in other languages (examples/typescript, examples/go) through the real CLI:
+built once by tools/build-examples.sh, copied into a test folder whose Pulumi.yaml names
+this checkout's plugin by absolute path. Shared by tests/test_engine_typescript.py and
+tests/test_engine_go.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devkit import pulumi_cli
+from tests.support.engine import engine_or_skip
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+PLUGIN_ENTRY = "path: ../../.venv/bin"  # Pulumi.yaml's `plugins:` entry in a checkout
+
+
+class ExampleProject(pulumi_cli.ProjectCli):
+    """A copy of an example and a local backend."""
+
+    def outputs(self) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.ok("stack", "output", "--json"))
+        return out
+
+
+def engine_with(*tools: str) -> Callable[[], Path]:
+    """Find the engine and the language's tools; raise (skip or fail) if one is missing."""
+    def find() -> Path:
+        bin_dir = pulumi_cli.engine_bin()
+        missing = [tool for tool in tools if shutil.which(tool) is None]
+        if missing:
+            raise RuntimeError(f"{' and '.join(missing)} not on PATH: needed to run the "
+                               "example")
+        return bin_dir
+    return find
+
+
+def example_or_skip(language: str, *tools: str) -> Path:
+    """The engine and tools, then `tools/build-examples.sh LANGUAGE`; skipped without them,
+    failed when AMIBACKUP_REQUIRE_ENGINE=1 (tests/support/engine.py)."""
+    engine_or_skip(engine_with(*tools))
+    done = subprocess.run(["bash", str(ROOT / "tools" / "build-examples.sh"), language],
+                          capture_output=True, text=True, timeout=1200, check=False)
+    assert done.returncode == 0, f"tools/build-examples.sh {language} failed:\n{done.stderr}"
+    return EXAMPLES / language
+
+
+def copy_example(example: Path, folder: Path, files: tuple[str, ...]) -> Path:
+    """`files` of the example into `folder`, and its Pulumi.yaml with the checkout's plugin
+    named by absolute path (the copy is elsewhere)."""
+    for name in files:
+        shutil.copy(example / name, folder / name)
+    program = (example / "Pulumi.yaml").read_text()
+    assert PLUGIN_ENTRY in program, f"{example}/Pulumi.yaml does not name the plugin"
+    (folder / "Pulumi.yaml").write_text(
+        program.replace(PLUGIN_ENTRY, f"path: {ROOT / '.venv' / 'bin'}"))
+    return folder
