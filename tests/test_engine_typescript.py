@@ -22,9 +22,8 @@ import pytest
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images
 from devkit.scenarios import create_group, default_image, fire_schedule, schedule_of
-from tests.support.examples import ExampleProject, copy_example, example_or_skip
+from tests.support.examples import TYPE, ExampleProject, copy_example, example_or_skip
 
-TYPE = "amibackup:index:AmiAutoBackup"
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 
@@ -46,14 +45,7 @@ def test_typescript_program_preview_up_run_refresh_destroy(project: ExampleProje
     project.ok("config", "set", "groupName", "web")
     project.ok("config", "set", "frequency", "hourly")
 
-    shown = project.ok("preview", "--diff")
-    assert f"+ {TYPE}: (create)" in shown, shown
-    assert re.search(r'groupName\s*: "web"', shown), shown
-    assert "+ 2 to create" in shown
-    assert not aws("lambda").list_functions()["Functions"]  # a preview creates nothing
-
-    assert "+ 2 created" in project.ok("up", "--yes")
-    out = project.outputs()
+    out = project.preview_then_up(aws)
     backup_id = out["backupId"]
     assert out["schedule"] == "at minute 0 of every hour (UTC)"
     assert schedule_of(aws, backup_id)["ScheduleExpression"] == "cron(0 * * * ? *)"

@@ -16,8 +16,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from google.protobuf import empty_pb2
-from pulumi.runtime.proto import language_pb2
 
 from devkit import gohost
 from devkit.langhost import HostError
@@ -162,13 +160,9 @@ def test_served_host_builds_runs_and_maps_exit_32_to_bail(tmp_path: Path) -> Non
     program = a_program(tmp_path / "proj")
     host, record = served(tmp_path, exit_code=32)
     try:
-        about = host.stub.About(language_pb2.AboutRequest())
-        assert Path(about.executable).name == "go"  # the Go host, not the Python one
+        about = host.about("go")
         assert GO is not None
         assert about.version == gohost.go_version(GO) != ""
-        assert host.stub.GetPluginInfo(empty_pb2.Empty()).version
-        assert not host.stub.GetRequiredPackages(
-            language_pb2.GetRequiredPackagesRequest()).packages
 
         answer = host.stub.Run(run_request(program))
         assert (answer.error, answer.bail) == ("", True)  # 32: the SDK logged the error

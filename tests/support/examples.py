@@ -6,6 +6,7 @@ tests/test_engine_go.py."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from tests.support.engine import engine_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+TYPE = "amibackup:index:AmiAutoBackup"
 PLUGIN_ENTRY = "path: ../../.venv/bin"  # Pulumi.yaml's `plugins:` entry in a checkout
 
 
@@ -26,6 +28,17 @@ class ExampleProject(pulumi_cli.ProjectCli):
     def outputs(self) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(self.ok("stack", "output", "--json"))
         return out
+
+    def preview_then_up(self, aws: Any) -> dict[str, Any]:
+        """A new backup of the group "web": `preview --diff` shows it and creates nothing,
+        `up` creates it (and the stack); the stack's outputs."""
+        shown = self.ok("preview", "--diff")
+        assert f"+ {TYPE}: (create)" in shown, shown
+        assert re.search(r'groupName\s*: "web"', shown), shown
+        assert "+ 2 to create" in shown
+        assert not aws("lambda").list_functions()["Functions"]  # a preview creates nothing
+        assert "+ 2 created" in self.ok("up", "--yes")
+        return self.outputs()
 
 
 def engine_with(*tools: str) -> Callable[[], Path]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,16 @@ class ServedHost:
         self.port = int(self.process.stdout.readline())
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.stub = language_pb2_grpc.LanguageRuntimeStub(self.channel)
+
+    def about(self, executable: str) -> language_pb2.AboutResponse:
+        """The RPCs every host answers alike; About names this language's `executable`
+        (not the Python host's)."""
+        about = self.stub.About(language_pb2.AboutRequest())
+        assert Path(about.executable).name == executable, about
+        assert self.stub.GetPluginInfo(empty_pb2.Empty()).version
+        assert not self.stub.GetRequiredPackages(
+            language_pb2.GetRequiredPackagesRequest()).packages
+        return about
 
     def stop(self) -> str:
         """SIGINT, as the CLI stops it: it must end quietly (exit 0); its stderr."""
