@@ -250,13 +250,18 @@ def images_by_id(ec2: Any, image_ids: list[str]) -> list[plan.Image]:
     Disabled images count (`IncludeDisabled`): AWS leaves them out of DescribeImages unless
     asked, and an image left out is not gone.
     """
+    return [parse_image(raw) for raw in described_images(ec2, image_ids)]
+
+
+def described_images(ec2: Any, image_ids: list[str]) -> list[dict[str, Any]]:
+    """The listed images of this account that still exist, as AWS describes them (one call
+    per page; none for no ids)."""
     if not image_ids:
         return []
     pages = ec2.get_paginator("describe_images").paginate(
         Owners=["self"], IncludeDisabled=True,
         Filters=[{"Name": "image-id", "Values": image_ids}])
-    return [parse_image(raw) for page in pages for raw in page["Images"]
-            if raw["ImageId"] in image_ids]
+    return [raw for page in pages for raw in page["Images"] if raw["ImageId"] in image_ids]
 
 
 def gone(ec2: Any, image_ids: list[str]) -> set[str]:

@@ -27,6 +27,9 @@ TAG_KEPT = f"{PREFIX}:kept"  # teardown's reason for an image it must leave behi
 TAG_OWNER = f"{PREFIX}:owner"  # on the function: project/stack/resource that declared it
 TAG_STACK = f"{PREFIX}:stack"  # on every part and image: project/stack that declared it
 TAG_MANAGED_BY = "managed-by"  # on the roles and function: who made them
+# On the function: the inputs AWS keeps nowhere else, so `pulumi import` can read them back.
+TAG_ON_DELETE = f"{PREFIX}:on-delete"  # "deregister" or "keep" (deregister_on_delete)
+TAG_PERSISTENCE = f"{PREFIX}:persistence"  # persistence_text() of the persistence input
 
 NAME_MAX = 64  # IAM roles, Lambda functions and Scheduler schedules alike
 STEM_MAX = 40  # of a backup id, leaving room for the prefix, random part and suffixes

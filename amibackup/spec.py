@@ -174,6 +174,26 @@ def _check_schedule(
         add("cron" if frequency == "custom" else "frequency", str(err))
 
 
+def persistence_text(persistence: Mapping[str, bool] | None) -> str:
+    """The persistence input as a tag value (letters, `=`, `_` and spaces only): sorted
+    `key=true|false` pairs, or `none` (no map, or an empty one)."""
+    given = dict(persistence or {})
+    pairs = [f"{k}={'true' if given[k] else 'false'}" for k in sorted(given)]
+    return " ".join(pairs) or "none"
+
+
+def persistence_of_text(text: str | None) -> dict[str, bool] | None:
+    """The persistence input `persistence_text` wrote; None for `none`, no tag, or a value
+    it did not write (an edited tag reads as not set, never as another setting)."""
+    found: dict[str, bool] = {}
+    for pair in (text or "none").split():
+        key, _, value = pair.partition("=")
+        if key not in PERSISTENCE_KEYS or value not in ("true", "false") or key in found:
+            return None
+        found[key] = value == "true"
+    return found or None
+
+
 def _check_persistence(
     persistence: Any, is_unknown: UnknownPredicate, add: Callable[[str, str], None]
 ) -> None:

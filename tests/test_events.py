@@ -24,6 +24,7 @@ from amibackup.spec import normalise
 from devkit.localaws.ec2 import images_pending, on_ami_event, release_images
 from devkit.localaws.lambda_runtime import deliver_ami_events, invoke
 from devkit.scenarios import T0, DemoGroup, default_image, fire_schedule
+from tests.support.faults import after_call
 
 
 def deploy(clients: Clients, **overrides: Any) -> str:
@@ -125,13 +126,16 @@ def test_an_event_for_another_image_changes_nothing(clients, group):
     finally:
         unsubscribe()
     assert delivered.results == delivered.errors == []  # the rule names only its images
-    # Invoked with it all the same (by hand, or a stale pattern): no lock, no write. The
-    # runner runs in its own process: another run holds the lock, so taking it would fail.
-    lock.acquire(ssm, Names(backup_id).lock_parameter, owner="another-run")
-    summary = invoke(clients("lambda"), Names(backup_id).function, seen[0])
+    # Invoked with it all the same (by hand, or a forged delivery): the signed record is read
+    # under the lock, and the cycle ends there: no group, template or image read, no write.
+    with after_call("DescribeAutoScalingGroups", lambda: None) as group_read, \
+            after_call("DescribeImages", lambda: None) as images_read:
+        summary = invoke(clients("lambda"), Names(backup_id).function, seen[0])
     assert summary["skipped"] == [f"image {hold.image_ids[0]} is not in this backup's record"]
+    assert group_read == images_read == []
     after = ssm.get_parameter(Name=Names(backup_id).record_parameter)["Parameter"]
     assert after["Version"] == record["Version"]  # no write
+    assert lock.read(ssm, Names(backup_id).lock_parameter) is None  # released
 
 
 def group_instance(clients: Clients, group: DemoGroup) -> str:

@@ -21,6 +21,7 @@ from amibackup.runner.plan import (
     newest_instance,
     operator_choice,
     run_key,
+    too_soon,
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -334,3 +335,17 @@ def test_a_recorded_image_must_carry_its_runs_name_and_come_after_it() -> None:
     early = Image("ami-3", good.name, "available", good.created - timedelta(hours=1),
                   run=good.run)
     assert "before that run was scheduled" in str(not_the_runs(early, "b-1"))
+
+
+def test_a_rate_schedules_runs_are_never_closer_than_its_rate():
+    """The check behind the rate() case of issue 15 item 3 (too_soon)."""
+    ten = timedelta(minutes=10)
+    assert too_soon("20261101T0010Z", "20261101T0000Z", ten) is None  # the next firing
+    assert too_soon("20261101T0009Z", "20261101T0000Z", ten) is None  # within the minute
+    assert too_soon("20261101T0000Z", "20261101T0000Z", ten) is None  # a retry
+    assert too_soon("20261031T2350Z", "20261101T0000Z", ten) is None  # a late older one
+    assert too_soon("20261101T0005Z", "20261101T0000Z", None) is None  # cron: checked apart
+    assert too_soon("20261101T0005Z", None, ten) is None  # the first run
+    assert "0:05:00 from run 20261101T0000Z" in str(
+        too_soon("20261101T0005Z", "20261101T0000Z", ten))
+    assert "0:02:00 from run" in str(too_soon("20261031T2358Z", "20261101T0000Z", ten))

@@ -139,6 +139,32 @@ def test_check_keeps_secrets_secret_and_their_derived_outputs(plugin: PluginClie
 
 # --- the lifecycle ----------------------------------------------------------------------
 
+def test_import_keeps_deregister_on_delete_and_persistence(
+        plugin: PluginClient, aws: Clients, group: DemoGroup) -> None:
+    """Inputs no deployed part holds come back from the function's tags: an import that
+    brought `deregisterOnDelete` back as true would deregister the images at destroy."""
+    news, _ = plugin.check(props(groupName="web", deregisterOnDelete=False,
+                                 persistence={"privateIp": True}))
+    id_, _ = plugin.create(news)
+    _, imported, imported_inputs = plugin.read(id_, {}, {})
+    got = plain(imported_inputs)
+    assert got["deregisterOnDelete"] is False
+    assert got["persistence"] == {"privateIp": True, "rootVolume": False, "dataVolumes": False}
+    assert plain(imported)["warnings"] == []
+    rechecked, failures = plugin.check(imported_inputs)
+    assert failures == [] and plugin.diff(id_, imported, rechecked).changes == \
+        provider_pb2.DiffResponse.DIFF_NONE
+
+    # A backup deployed before the tags: the default comes back, and the import says so.
+    lam = aws("lambda")
+    arn = lam.get_function(FunctionName=Names(id_).function)["Configuration"]["FunctionArn"]
+    lam.untag_resource(Resource=arn, TagKeys=["amibackup:on-delete"])
+    _, imported, imported_inputs = plugin.read(id_, {}, {})
+    assert plain(imported_inputs).get("deregisterOnDelete", True) is True  # the default
+    assert any("deregister_on_delete" in w for w in plain(imported)["warnings"])
+    plugin.delete(id_, imported)
+
+
 def test_lifecycle_preview_create_diff_update_refresh_import_delete(
         plugin: PluginClient, aws: Clients, group: DemoGroup) -> None:
     lam = aws("lambda")
@@ -200,7 +226,8 @@ def test_lifecycle_preview_create_diff_update_refresh_import_delete(
     assert read_id == id_
     assert plain(imported_inputs) == {"groupName": "web", "frequency": "hourly",
                                       "timezone": "UTC", "retention": 4, "noReboot": True,
-                                      "paused": False, "tags": {"team": "web"}}
+                                      "paused": False, "tags": {"team": "web"},
+                                      "deregisterOnDelete": True}
     assert plain(imported)["latestImageId"] == made
     assert plain(imported)["launchTemplateId"] == group.template_id
     rechecked, failures = plugin.check(imported_inputs)

@@ -18,7 +18,7 @@ from moto.ec2.models import ec2_backends
 
 from amibackup.names import Names
 from amibackup.provision import backup
-from amibackup.runner import lock, record
+from amibackup.runner import lock, plan, record
 from amibackup.runner.clients import Clients
 from amibackup.runner.seal import of_backup
 from amibackup.schema import BackupSpec
@@ -199,6 +199,38 @@ def test_the_image_of_a_run_cut_after_create_image_is_adopted_by_the_next(client
     assert owned(clients, backup_id).owns(orphan[0]) and nxt["adopted"] == orphan
     destroy(clients, spec, outs)
     assert not exists(clients, orphan[0])
+
+
+def test_destroy_deregisters_the_image_of_a_run_cut_after_create_image(clients, group):
+    """The cut run's image is in no `images` entry (only its run's start is recorded):
+    teardown adopts it by name, as the next run would, and deregisters it."""
+    spec, outs = deploy(clients)
+    backup_id = outs["backup_id"]
+    with cut_after("CreateImage"), pytest.raises(CUT):
+        fire(clients, backup_id, 0)
+    lease_expired(backup_id)
+    [orphan] = _backup_image_ids(clients, backup_id)
+    assert not owned(clients, backup_id).owns(orphan) and owned(clients, backup_id).runs
+    destroy(clients, spec, outs)
+    assert not exists(clients, orphan)
+
+
+def test_destroy_leaves_an_image_holding_a_runs_name_it_did_not_make(clients, group):
+    """A colleague's image made, before the run started, under the name that run gives its
+    image: the run refuses to adopt it (and fails), and teardown leaves it, saying why."""
+    spec, outs = deploy(clients)
+    backup_id = outs["backup_id"]
+    instance = clients("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[
+        group.group_name])["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+    colleagues = clients("ec2").create_image(
+        InstanceId=instance, NoReboot=True,
+        Name=plan.image_name(backup_id, plan.run_key(T0)))["ImageId"]
+    with pytest.raises((FunctionError, RuntimeError), match="not adopting"):
+        fire(clients, backup_id, 0)
+    assert list(owned(clients, backup_id).runs) == [plan.run_key(T0)]
+    result = destroy(clients, spec, outs)
+    assert exists(clients, colleagues)
+    assert any("not this backup's" in w and colleagues in w for w in result.warnings)
 
 
 def _backup_image_ids(clients: Clients, backup_id: str) -> list[str]:

@@ -215,6 +215,30 @@ def test_4_past_and_ancient_times_are_refused(aws, web, scheduled, why):
     assert sorted(owned.images) == [made]
 
 
+def test_3_on_a_rate_schedule_made_up_times_make_no_image_closer_than_its_rate(aws, web):
+    """`continuous` is rate(10 minutes): its firing times count from the schedule's creation,
+    so no time can be checked alone. The colleague's invocations between two real runs, each
+    a new run key within the delivery window, make no image and prune no backup."""
+    _, outs = deploy(aws, frequency="continuous", retention=3)
+    backup_id = outs["backup_id"]
+    ten = timedelta(minutes=10)
+    with as_runner(aws, backup_id):
+        kept = [fire_schedule(aws, backup_id, T0 + n * ten)["created"] for n in range(3)]
+    last = T0 + 2 * ten
+    answers = [invoke_as_colleague(aws, backup_id, {"scheduled_time": at.isoformat()},
+                                   at=last + timedelta(minutes=6))
+               for at in (last + timedelta(minutes=m) for m in (2, 4, 6, -4))]
+    assert all(a["error"] == "Unhandled" and "Scheduler never names two runs that close"
+               in a["payload"]["errorMessage"] for a in answers), answers
+    owned = record.read(aws("ssm"), Names(backup_id).record_parameter,
+                        of_backup(aws("kms"), backup_id))
+    assert sorted(owned.images) == sorted(kept) and not owned.runs  # nothing more, nothing pruned
+    assert all(exists(aws, i) for i in kept)
+    with as_runner(aws, backup_id):  # the schedule's own next firing still runs
+        nxt = fire_schedule(aws, backup_id, T0 + 3 * ten)
+    assert nxt["created"] and nxt["failed"] == []
+
+
 def test_3_an_input_transformer_on_the_ami_rule_cannot_name_a_run(aws, web):
     _, outs = deploy(aws)
     backup_id = outs["backup_id"]
@@ -233,7 +257,10 @@ def test_3_an_input_transformer_on_the_ami_rule_cannot_name_a_run(aws, web):
     assert all("not a firing time" in str(err) for _, err in delivered.errors)
     assert default_image(aws("ec2"), web.template_id) == first  # nothing promoted by it
     owned = record.read(aws("ssm"), names.record_parameter, of_backup(aws("kms"), backup_id))
-    assert sorted(owned.images) == sorted([first, second])
+    # No run of its own: the record holds the first image and the second's run, started and
+    # left for that image's own event to adopt (the one the transformer took over).
+    assert sorted(owned.images) == [first] and sorted(owned.runs) == ["20261101T0100Z"]
+    assert second not in owned.images
 
 
 def test_3_a_schedule_rewritten_to_fire_every_five_minutes_makes_nothing_more(aws, web):

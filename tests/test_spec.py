@@ -271,3 +271,15 @@ def test_normalise_omits_schedule_when_invalid(props: dict[str, Any]) -> None:
     out = normalise(props)
     assert "schedule_expression" not in out
     assert "schedule_description" not in out
+
+
+def test_persistence_survives_its_tag_and_an_edited_tag_reads_as_unset():
+    """The persistence input as the function's tag (import reads it back, adopt.py)."""
+    from amibackup.spec import persistence_of_text, persistence_text
+    for value in ({"private_ip": True, "root_volume": False, "data_volumes": False},
+                  {"private_ip": False}):
+        assert persistence_of_text(persistence_text(value)) == value
+    assert persistence_text(None) == persistence_text({}) == "none"
+    assert persistence_of_text("none") is None and persistence_of_text(None) is None
+    for edited in ("private_ip=yes", "stateful=true", "private_ip=true private_ip=false"):
+        assert persistence_of_text(edited) is None

@@ -4,19 +4,21 @@
 this backup (group, schedule, retention, reboot, tags, paused, alarm topic, claim owner)
 and its outputs, read from the deployed parts: the runner function's job
 (`AMIBACKUP_CONFIG`), the schedule, the alarms and the template claim. Nothing is changed.
-Two inputs are not kept in AWS and come back as their defaults: `deregister_on_delete`
-(true) and `persistence` (a plan-time check of the group's settings only).
+The two inputs no part holds, `deregister_on_delete` and `persistence` (a plan-time check
+of the group's settings only), are read from the function's tags `amibackup:on-delete` and
+`amibackup:persistence`; a backup deployed before those tags existed gets their defaults,
+with a warning (a wrong `deregister_on_delete` would deregister images at destroy).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from amibackup.names import PREFIX, Names
+from amibackup.names import PREFIX, TAG_ON_DELETE, TAG_PERSISTENCE, Names
 from amibackup.provision import alarms, claim, events, lambda_fn, scheduler
 from amibackup.provision.errors import ProvisionError, ignore_missing
 from amibackup.schedule import PRESETS
-from amibackup.spec import normalise
+from amibackup.spec import normalise, persistence_of_text
 
 
 def schedule_inputs(expression: str, timezone: str) -> dict[str, Any]:
@@ -31,6 +33,21 @@ def _topic(cloudwatch: Any, names: Names) -> str | None:
     found = cloudwatch.describe_alarms(AlarmNames=alarms.alarm_names(names))["MetricAlarms"]
     actions = [a for alarm in found for a in alarm.get("AlarmActions", [])]
     return str(actions[0]) if actions else None
+
+
+def kept_inputs(function_tags: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """`deregister_on_delete` and `persistence` from the function's tags; warnings for what
+    the tags do not tell."""
+    on_delete = function_tags.get(TAG_ON_DELETE)
+    inputs: dict[str, Any] = {"persistence": persistence_of_text(
+        function_tags.get(TAG_PERSISTENCE))}
+    if on_delete in ("deregister", "keep"):
+        return {**inputs, "deregister_on_delete": on_delete == "deregister"}, []
+    why = (f"deregister_on_delete: the runner function has no {TAG_ON_DELETE} tag (deployed "
+           "before it was kept, or the tag was changed), so it came back as its default, "
+           "true: destroy would deregister the backup's images. Declare deregister_on_delete "
+           "explicitly in the program, then `pulumi up`")
+    return inputs, [why]
 
 
 def _concurrency(lam: Any, name: str) -> int | None:
@@ -67,6 +84,10 @@ def describe(clients: Any, backup_id: str, default_owner: str | None = None
         "tags": {k: v for k, v in (job.get("tags") or {}).items()
                  if not k.startswith(f"{PREFIX}:")},
     }
+    function = lambda_fn.get_function(lam, names.function) or {}
+    kept, warnings = kept_inputs(dict(lam.list_tags(Resource=function["FunctionArn"])
+                                      .get("Tags", {})) if function else {})
+    inputs.update(kept)
     topic = _topic(clients("cloudwatch"), names)
     if topic:
         inputs["alarm_topic_arn"] = topic
@@ -77,7 +98,6 @@ def describe(clients: Any, backup_id: str, default_owner: str | None = None
         inputs["owner"] = holder["owner"]
     inputs = {k: v for k, v in inputs.items() if v is not None}
 
-    function = lambda_fn.get_function(lam, names.function) or {}
     rule = events.get_rule(clients("events"), names) or {}
     found_alarms = clients("cloudwatch").describe_alarms(
         AlarmNames=alarms.alarm_names(names))["MetricAlarms"]
@@ -94,7 +114,7 @@ def describe(clients: Any, backup_id: str, default_owner: str | None = None
         "reserved_concurrency": _concurrency(lam, names.function),
         "ami_rule_arn": rule.get("Arn"),
         "alarm_names": sorted(a["AlarmName"] for a in found_alarms),
-        "warnings": [],
+        "warnings": warnings,
     }
     outputs = backup.read(clients, backup_id, state)
     assert outputs is not None  # the function and schedule exist

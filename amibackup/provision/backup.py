@@ -15,7 +15,9 @@ from amibackup import access
 from amibackup.names import (
     TAG_BACKUP,
     TAG_MANAGED_BY,
+    TAG_ON_DELETE,
     TAG_OWNER,
+    TAG_PERSISTENCE,
     TAG_STACK,
     Names,
     new_backup_id,
@@ -40,7 +42,7 @@ from amibackup.runner.clients import Clients, make_config
 from amibackup.runner.config import ENVIRONMENT_LIMIT, Job, environment_size, job_environment
 from amibackup.runner.seal import Seal, of_backup
 from amibackup.schema import BackupSpec
-from amibackup.spec import topic_region
+from amibackup.spec import persistence_text, topic_region
 
 LOCK_WAIT_SECONDS = lock.LEASE_SECONDS + 60
 
@@ -68,6 +70,13 @@ def _resource_tags(spec: BackupSpec, backup_id: str, owner: str | None = None
                    ) -> dict[str, str]:
     return {**spec.tags, TAG_BACKUP: backup_id, TAG_MANAGED_BY: "amibackup",
             TAG_STACK: stack_of(owner or spec.owner, backup_id)}
+
+
+def _function_tags(spec: BackupSpec, tags: dict[str, str]) -> dict[str, str]:
+    """The function's tags: the resource's, and the two inputs AWS keeps nowhere else (for
+    `pulumi import`, amibackup/provision/adopt.py)."""
+    return {**tags, TAG_ON_DELETE: "deregister" if spec.deregister_on_delete else "keep",
+            TAG_PERSISTENCE: persistence_text(spec.persistence)}
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,7 @@ def ensure(clients: Clients, spec: BackupSpec, backup_id: str,
     runner_role, scheduler_role = _roles(clients, spec, scope, tags, boundary)
     record_key.ensure_key(clients("kms"), scope, runner_role, tags)
     function_arn, reserved, warnings = _ensure_function(clients("lambda"), names, runner_role,
-                                                        tags, environment)
+                                                        _function_tags(spec, tags), environment)
     warnings = boundary_warnings + warnings
     rule_arn = events.ensure_rule(clients("events"), clients("lambda"), names, backup_id,
                                   function_arn, enabled=not spec.paused)

@@ -238,6 +238,18 @@ def in_use_elsewhere(ec2: Any, asg: Any, group_name: str, template_id: str | Non
             access.image_references(ec2, image_ids, own).items()}
 
 
+def _adopt_started(ec2: Any, backup_id: str, held: record.Record, result: Teardown
+                   ) -> record.Record:
+    """The record with the images of its started runs adopted (a run leaves its pending
+    image to be adopted by name, as does a run cut after CreateImage): they go too."""
+    names = {plan.image_name(backup_id, key): key for key in held.runs}
+    if not names:
+        return held
+    held, _, refusals = record.adopted(held, names, access.images_named(ec2, sorted(names)))
+    result.warnings.extend(f"not deregistered (not this backup's): {why}" for why in refusals)
+    return held
+
+
 def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
                   recorded_version: int | None, template_id: str | None = None, *,
                   seal: record.Seal) -> Teardown:
@@ -258,6 +270,7 @@ def remove_images(ec2: Any, asg: Any, ssm: Any, backup_id: str, group_name: str,
             f"{forged}. No image was deregistered. Find who wrote it (CloudTrail: PutParameter "
             f"on {record_name}); to leave every image of this backup in place, delete that "
             "parameter (or set deregister_on_delete: false), then delete again") from None
+    held = _adopt_started(ec2, backup_id, held, result)
     owned = sorted(held.images)
     images = access.images_by_id(ec2, owned)
     settle_pending(ec2, images)

@@ -12,8 +12,11 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
+from amibackup.schedule.eventbridge import Rate
+from amibackup.schedule.parse import parse
 from amibackup.schema import DEFAULTS, MAX_RETENTION
 
 ENV_VAR = "AMIBACKUP_CONFIG"
@@ -43,6 +46,14 @@ class Job:
     delivery_window_seconds: int | None = None
     paused: bool = False  # paused: nothing is created, promoted or pruned
     scheduled_time: str | None = None  # from the event, never from the configuration
+
+    @property
+    def rate(self) -> timedelta | None:
+        """The schedule's rate, for a rate(...) schedule (None: cron, or none deployed)."""
+        if not self.schedule_expression:
+            return None
+        parsed = parse(self.schedule_expression)
+        return parsed.interval if isinstance(parsed, Rate) else None
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> Job:

@@ -39,13 +39,15 @@ def scheduled(job: Job, now: datetime) -> datetime:
 def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
               request_id: str | None = None, create: bool = True,
               label: str | None = None, adhoc: bool = False,
-              seal: Seal | None = None) -> Summary:
+              seal: Seal | None = None, event_image: str | None = None) -> Summary:
     """Run one backup cycle; never raises for expected conditions, reports them instead.
 
     `create=False` (an image event) promotes and prunes but makes no image. `adhoc` (the
     CLI's `run --backup ID`): on a template another backup claims, the run makes and prunes
     its own images but never touches the template (that backup promotes). `seal`: the
     backup's signing key (default: by its alias), for the lock and the record.
+    `event_image`: the image an event is about; an image the record does not show this
+    backup made (or started) stops the cycle before anything else is read.
     """
     seal = seal or of_backup(clients("kms"), job.backup_id)
     now = now or datetime.now(UTC)
@@ -59,8 +61,10 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
             ahead = reads.read_ahead(clients, [
                 Names(job.backup_id).record_parameter,
                 template_claim_parameter(job.template_id) if job.template_id else None])
-            _cycle(job, ahead, now, key if create else None, summary, seal, adhoc)
-            rule.follow_in_flight(clients, job, summary)  # events of in-flight images only
+            _cycle(job, ahead, now, key if create else None, summary, seal, adhoc,
+                   event_image)
+            if summary.created in (summary.in_flight or ()):  # a new image awaits its event
+                rule.follow_in_flight(clients, job, summary)
     except lock.Busy as busy:
         if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
             summary.failed.append(f"{busy}; this scheduled run did nothing")
@@ -90,6 +94,26 @@ class _Book:
         if self.owned != self.written:  # signed as the parameter's next version
             self.owned = self.written = record.write(self.ssm, self.name, self.owned,
                                                      self.seal)
+
+
+class _Instances:
+    """The group's instances, described on first use (DescribeInstances): a run needs them to
+    choose its source; an image event only when its template's image is gone. Pruning does
+    not: DescribeImageReferences, asked before any deregistration, names every instance in
+    the account and region that runs an image."""
+
+    def __init__(self, ec2: Any, group: dict[str, Any]) -> None:
+        self._ec2, self._group = ec2, group
+        self._read: list[plan.Instance] | None = None
+
+    def all(self) -> list[plan.Instance]:
+        if self._read is None:
+            self._read = access.group_instances(self._ec2, self._group)
+        return self._read
+
+    def images_if_read(self) -> list[str]:
+        """The images the instances run, if they were described (else AWS's references say)."""
+        return [i.image_id for i in self._read or [] if i.image_id]
 
 
 def _group_template(clients: Clients, job: Job, summary: Summary, adhoc: bool = False
@@ -144,7 +168,7 @@ def _follows_latest(spec: dict[str, Any]) -> bool:
 
 
 def _launched(ec2: Any, spec: dict[str, Any], versions: list[dict[str, Any]],
-              images: list[plan.Image], instances: list[plan.Instance]
+              images: list[plan.Image], instances: _Instances
               ) -> tuple[dict[str, Any], plan.Launched]:
     """The version the group launches (a pinned group: the default, as it is warned)."""
     latest = max(versions, key=lambda v: int(v["VersionNumber"]))
@@ -154,7 +178,7 @@ def _launched(ec2: Any, spec: dict[str, Any], versions: list[dict[str, Any]],
     described = known or (access.describe_image(ec2, image_id) if image_id else None)
     architecture = described.architecture if described else None
     if architecture is None:  # the image is gone: its instances still tell
-        runs = plan.newest_instance(instances, access.template_key(spec))
+        runs = plan.newest_instance(instances.all(), access.template_key(spec))
         architecture = runs.architecture if runs else None
     return raw, plan.Launched(
         int(raw["VersionNumber"]), image_id, _by_runner(raw),
@@ -252,10 +276,18 @@ class NotTheRunsImage(RuntimeError):
     """A recorded image whose AWS facts (name, creation time) contradict its recorded run."""
 
 
-def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Image]:
+def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary,
+              event_image: str | None = None) -> list[plan.Image]:
     """The record's images; an image is forgotten only when AWS says it is gone, and the
-    image of a started run an earlier cut left unrecorded is adopted (found by its name)."""
-    images = recorded_images(ec2, book.owned)
+    image of a started run (left pending by its run, or by a cut) is adopted by its name.
+
+    `event_image` (an image event's): described in the same call as the recorded ones, so
+    its run's image is adopted without a search by name.
+    """
+    extra = [event_image] if event_image and not book.owned.owns(event_image) else []
+    raws = access.described_images(ec2, sorted({*book.owned.images, *extra}))
+    images = [access.parse_image(raw).of_run(book.owned.images[raw["ImageId"]])
+              for raw in raws if book.owned.owns(raw["ImageId"])]
     missing = sorted(set(book.owned.images) - {i.image_id for i in images})
     if missing:
         book.owned = book.owned.forget(access.gone(ec2, missing))
@@ -264,19 +296,18 @@ def _recorded(ec2: Any, job: Job, book: _Book, summary: Summary) -> list[plan.Im
     unfinished = {plan.image_name(job.backup_id, k): k for k in book.owned.runs}
     if not unfinished:
         return _checked(images, job)
-    for raw in access.images_named(ec2, sorted(unfinished)):
-        key = unfinished.get(str(raw.get("Name")))
-        if key is None or book.owned.owns(raw["ImageId"]):
-            continue
-        refused = record.adoption_refused(book.owned, key, raw)
-        if refused:
-            summary.warnings.append(f"not adopting: {refused}")
-            continue
-        book.owned = book.owned.made(raw["ImageId"], key)
-        images.append(access.parse_image(raw).of_run(key))
-        summary.adopted.append(raw["ImageId"])
-    # A started run whose name no image holds made none (CreateImage never returned an id).
-    book.owned = book.owned.forget_runs(set(book.owned.runs) & set(unfinished.values()))
+    candidates = [raw for raw in raws if raw["ImageId"] in extra]
+    searched = not any(str(raw.get("Name")) in unfinished for raw in candidates)
+    if searched:
+        candidates = access.images_named(ec2, sorted(unfinished))
+    book.owned, adopted, refusals = record.adopted(book.owned, unfinished, candidates)
+    summary.warnings.extend(f"not adopting: {why}" for why in refusals)
+    if searched:  # the started runs no image was adopted for made none that is theirs
+        book.owned = book.owned.forget_runs(set(unfinished.values()))
+    for raw in adopted:
+        images.append(access.parse_image(raw).of_run(book.owned.images[raw["ImageId"]]))
+        if searched:  # found by name: an image its run never saw through (a cut, a lost event)
+            summary.adopted.append(raw["ImageId"])
     return _checked(images, job)
 
 
@@ -289,18 +320,26 @@ def _checked(images: list[plan.Image], job: Job) -> list[plan.Image]:
 
 
 def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
-           summary: Summary, seal: Seal, adhoc: bool = False) -> None:
+           summary: Summary, seal: Seal, adhoc: bool = False,
+           event_image: str | None = None) -> None:
     ec2, ssm = clients("ec2"), clients("ssm")
     record_name = Names(job.backup_id).record_parameter
+    before = record.read(ssm, record_name, seal)  # RecordForged: the run touches nothing
+    if event_image and not before.owns(event_image) and not before.runs:
+        summary.skipped.append(f"image {event_image} is not in this backup's record")
+        return  # someone else's image (a stale or forged delivery): nothing is read or written
     found = _group_template(clients, job, summary, adhoc)
     versions = _versions(ec2, found[1], summary) if found else None
     if found is None or versions is None:
         return
     group, spec, touch = found
-    instances = access.group_instances(ec2, group)
-    before = record.read(ssm, record_name, seal)  # RecordForged: the run touches nothing
+    instances = _Instances(ec2, group)
     book = _Book(ssm, record_name, before, before, seal)
-    images = _recorded(ec2, job, book, summary)
+    images = _recorded(ec2, job, book, summary, event_image)
+    if event_image and not book.owned.owns(event_image):
+        summary.skipped.append(f"image {event_image} is not in this backup's record")
+        book.save()
+        return
     summary.failed.extend(i.image_id for i in images if i.state in FAILED_STATES)
     versions = _finish_promotion(ec2, book, spec, versions, summary) if touch else versions
     if versions is None:
@@ -320,7 +359,7 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
     # promotion of its own for an operator's choice to override.
     chosen = plan.operator_choice(launched, images) if touch else None
     if key is not None:
-        images = _maybe_create(ec2, book, job, key, now, (spec, instances, images, chosen),
+        images = _maybe_create(ec2, book, job, key, now, (spec, instances.all(), images, chosen),
                                summary)
 
     target = plan.choose_promotion(images, launched) if touch else None
@@ -334,7 +373,7 @@ def _cycle(job: Job, clients: Clients, now: datetime, key: str | None,
     # What the template launches after this run (default, latest, a pinned version) and
     # what live instances run: none of it may be deleted, whoever chose it.
     in_use = {image for image in (launched.image_id, *_still_launched(versions, spec, promoted),
-                                  *(i.image_id for i in instances)) if image}
+                                  *instances.images_if_read()) if image}
     _retry_snapshots(ec2, book, summary)
     _prune(ec2, book, spec, plan.decide_prune(images, job.retention, in_use), summary)
     book.save()
@@ -358,19 +397,26 @@ def _maybe_create(ec2: Any, book: _Book, job: Job, key: str, now: datetime,
     if not decision.create or source is None:
         summary.skipped.append(decision.reason)
         return images
+    is_scheduled = bool(job.scheduled_time) and not str(job.scheduled_time).startswith("<")
+    too_soon = plan.too_soon(key, book.owned.scheduled, job.rate) if is_scheduled else None
+    if too_soon:  # fails the run: the error metric and alarm fire
+        summary.failed.append(too_soon)
+        return images
     summary.source_instance = source.instance_id
     # The start is written before CreateImage: only then may a duplicate name be this run's.
-    book.owned = book.owned.started(key, source.instance_id, datetime.now(UTC))
+    book.owned = book.owned.started(key, source.instance_id, datetime.now(UTC), is_scheduled)
     book.save()
     image_id = _create_image(ec2, job, source, key, now, book.owned)
-    book.owned = book.owned.made(image_id, key)
-    book.save()
     summary.created = image_id
     # One look, no waiting: an image already available is promoted now, else on its event.
     image_state = access.image_state(ec2, image_id) or "pending"
     summary.available = image_state == "available"
     if image_state in FAILED_STATES:
         summary.failed.append(image_id)
+    if image_state != "pending":  # acted on now: recorded now (with this run's other writes)
+        book.owned = book.owned.made(image_id, key)
+    # Pending, it stays a started run in the record: its event (or the next run, or
+    # teardown) adopts it by name, and this run writes the record once, not twice.
     # Stamped with the real clock, as EC2 stamps CreationDate (`now` names the run).
     made = plan.Image(image_id, plan.image_name(job.backup_id, key), image_state,
                       datetime.now(UTC), (),

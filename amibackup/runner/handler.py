@@ -19,8 +19,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from amibackup.names import Names
-from amibackup.runner import record
 from amibackup.runner.clients import Clients, shared
 from amibackup.runner.config import Job
 from amibackup.runner.cycle import run_cycle
@@ -149,14 +147,10 @@ def handle(event: dict[str, Any], job: Job, clients: Clients, request_id: str | 
                                "promoted, nothing is pruned")
         log.info(summary.to_json())
         return summary
-    # Unverified: it only decides to do nothing; the cycle verifies what it acts on.
-    owned = record.unverified(clients("ssm"), Names(job.backup_id).record_parameter)
-    if not owned.owns(image_id):  # someone else's image: no lock, no writes
-        summary = Summary(job.backup_id, job.group_name, label, request_id)
-        summary.skipped.append(f"image {image_id} is not in this backup's record")
-        log.info(summary.to_json())
-        return summary
-    summary = run_cycle(job, clients, now=now, request_id=request_id, create=False, label=label)
+    # The cycle reads the record (signed) first: an image it does not show this backup made
+    # or started ends the invocation there, before the group or any image is read.
+    summary = run_cycle(job, clients, now=now, request_id=request_id, create=False, label=label,
+                        event_image=image_id)
     if state in ("failed", "error", "invalid") and image_id not in summary.failed:
         summary.failed.append(image_id)
     return summary

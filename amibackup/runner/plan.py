@@ -84,6 +84,29 @@ def run_key(scheduled: datetime) -> str:
     return f"{at.year:04d}{at:%m%dT%H%M}Z"
 
 
+RATE_PRECISION = timedelta(seconds=60)  # Scheduler invokes within the minute of a firing
+
+
+def too_soon(key: str, last: str | None, rate: timedelta | None) -> str | None:
+    """Why scheduled run `key` may make no image (None: it may).
+
+    A rate(...) schedule fires `rate` apart, counted from when it was created, so no single
+    time can be checked; two scheduled runs that made images are never closer than that,
+    whichever of them came first (a late retry of an older firing is allowed). `last`: the
+    newest scheduled run that started an image.
+    """
+    at, before = run_time(key), run_time(last or "")
+    if rate is None or at is None or before is None or key == last:
+        return None
+    gap = abs(at - before)
+    if gap >= rate - RATE_PRECISION:
+        return None
+    return (f"scheduled_time of run {key} is {gap} from run {last}, which made an image: the "
+            f"schedule fires every {rate}, so Scheduler never names two runs that close; "
+            "someone invoked the runner with a made-up time (CloudTrail: lambda Invoke); "
+            "no image made")
+
+
 def run_time(key: str) -> datetime | None:
     """The UTC minute a run key names; None for anything else (e.g. an unpadded year)."""
     found = _RUN_KEY.fullmatch(key)

@@ -5,9 +5,10 @@ they never decide what a backup may promote, prune or deregister. This record, a
 parameter under the backup's own path that only the runner (under its run lock) and
 teardown may write, does. Standard library + boto3 only (it ships in the runner's zip).
 
-A run writes a `runs` entry before CreateImage and an `images` entry after it: an image
-holding the run's name (AWS refuses a second one with InvalidAMIName.Duplicate) is adopted
-only if the record says that run started before the image was created.
+A run writes a `runs` entry before CreateImage; its image, pending, is adopted into `images`
+by the image's own event (or the next run, or teardown): an image holding the run's name
+(AWS refuses a second one with InvalidAMIName.Duplicate) is adopted only if the record says
+that run started before the image was created, from the instance it was made from.
 
 Signed (issue 15): anyone allowed `ssm:PutParameter` on `/amibackup/*` could write a record,
 so the stored value carries an HMAC made by the backup's own KMS key (KeySpec HMAC_256,
@@ -21,6 +22,7 @@ serialised record and nothing else: fields added to Record are signed with it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +55,9 @@ class Record:
     # operator's change won). Left set, it tells the next run that the newest version, made by
     # the runner with that image, is its own unfinished promotion, not an operator's choice.
     promoting: dict[str, str] = field(default_factory=dict)
+    # The newest scheduled run that started an image (its run key): a rate(...) schedule's
+    # next one must come at least the rate later (plan.too_soon).
+    scheduled: str = ""
     # The SSM version this record was read or written as (0: none yet). Not content: two
     # records with the same entries are equal whatever their versions.
     version: int = field(default=0, compare=False)
@@ -61,7 +66,8 @@ class Record:
     def from_json(cls, text: str) -> Record:
         data = json.loads(text)
         return cls(dict(data.get("runs", {})), dict(data.get("images", {})),
-                   dict(data.get("snapshots", {})), dict(data.get("promoting", {})))
+                   dict(data.get("snapshots", {})), dict(data.get("promoting", {})),
+                   str(data.get("scheduled", "")))
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"runs": self.runs, "images": self.images}
@@ -69,18 +75,23 @@ class Record:
             data["snapshots"] = self.snapshots
         if self.promoting:
             data["promoting"] = self.promoting
+        if self.scheduled:
+            data["scheduled"] = self.scheduled
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def owns(self, image_id: str) -> bool:
         return image_id in self.images
 
-    def started(self, key: str, instance_id: str, at: datetime) -> Record:
-        """The run `key` is about to call CreateImage; a retry keeps the first start."""
+    def started(self, key: str, instance_id: str, at: datetime, scheduled: bool = False
+                ) -> Record:
+        """The run `key` is about to call CreateImage; a retry keeps the first start.
+        `scheduled`: a run of the schedule (not an operator's `amibackup run`)."""
         if key in self.runs:
             return self
         runs = {**self.runs, key: {"started": _stamp(at), "instance": instance_id}}
         newest = sorted(runs)[-RUNS_KEPT:]
-        return replace(self, runs={k: runs[k] for k in newest})
+        last = max(self.scheduled, key) if scheduled else self.scheduled  # keys sort as times
+        return replace(self, runs={k: runs[k] for k in newest}, scheduled=last)
 
     def made(self, image_id: str, key: str) -> Record:
         runs = {k: v for k, v in self.runs.items() if k != key}
@@ -135,6 +146,30 @@ def adoption_refused(record: Record, key: str, image: dict[str, Any]) -> str | N
     return None
 
 
+def adopted(owned: Record, names: dict[str, str], described: Iterable[dict[str, Any]]
+            ) -> tuple[Record, list[dict[str, Any]], list[str]]:
+    """Adopt the described images that hold the name of a run the record started (`names`:
+    image name -> run key) and that `adoption_refused` accepts: the record with them made,
+    the adopted images, and why the others were refused.
+
+    A run records its start before CreateImage and leaves its image, while pending, to be
+    adopted here: by the image's own event, the next run, or teardown.
+    """
+    adopted_images: list[dict[str, Any]] = []
+    refusals: list[str] = []
+    for raw in described:
+        key = names.get(str(raw.get("Name")))
+        if key is None or owned.owns(str(raw["ImageId"])):
+            continue
+        refused = adoption_refused(owned, key, raw)
+        if refused:
+            refusals.append(refused)
+            continue
+        owned = owned.made(str(raw["ImageId"]), key)
+        adopted_images.append(raw)
+    return owned, adopted_images, refusals
+
+
 class RecordForged(RuntimeError):
     """The record's value was not written by this backup's runner: nothing may act on it."""
 
@@ -153,21 +188,6 @@ def read(ssm: Any, name: str, seal: Seal) -> Record:
             return Record()
         raise
     return _opened(parameter, name, seal)
-
-
-def unverified(ssm: Any, name: str) -> Record:
-    """The record's content without its MAC check: only to decide to do nothing (an image
-    event for an image this says is not ours); anything that acts reads with `read`."""
-    try:
-        value = json.loads(str(ssm.get_parameter(Name=name)["Parameter"]["Value"]))
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return Record()
-        raise
-    except ValueError:
-        return Record()
-    content = value.get("record", value) if isinstance(value, dict) else {}
-    return Record.from_json(json.dumps(content)) if isinstance(content, dict) else Record()
 
 
 def _opened(parameter: dict[str, Any], name: str, seal: Seal) -> Record:

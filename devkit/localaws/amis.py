@@ -149,20 +149,21 @@ def _known_image(backend: Any, image_id: str) -> None:
         raise Refused("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
 
 
-def enable_image_deregistration_protection(self: AmisResponse) -> ActionResult:
+def _set_protection(self: AmisResponse, enabled: bool) -> ActionResult:
+    """Enable or Disable ImageDeregistrationProtection: the image must exist."""
     image_id = self._get_param("ImageId")
     _known_image(self.ec2_backend, image_id)
     with _lock:
-        _protected.add(image_id)
-    return ActionResult({"Return": "enabled-without-cooldown"})
+        (_protected.add if enabled else _protected.discard)(image_id)
+    return ActionResult({"Return": "enabled-without-cooldown" if enabled else "disabled"})
+
+
+def enable_image_deregistration_protection(self: AmisResponse) -> ActionResult:
+    return _set_protection(self, True)
 
 
 def disable_image_deregistration_protection(self: AmisResponse) -> ActionResult:
-    image_id = self._get_param("ImageId")
-    _known_image(self.ec2_backend, image_id)
-    with _lock:
-        _protected.discard(image_id)
-    return ActionResult({"Return": "disabled"})
+    return _set_protection(self, False)
 
 
 def describe_images(self: AmisResponse) -> ActionResult:
