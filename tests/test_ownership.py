@@ -157,11 +157,21 @@ def test_adoption_needs_the_runs_start_its_time_and_its_instance():
     earlier = {**same_second, "CreationDate": "2026-11-01T09:59:59.000Z"}
     assert "before the run started" in str(record.adoption_refused(owned, "20261101T1000Z",
                                                                    earlier))
+    later = {**same_second, "CreationDate": "2026-11-01T10:15:02.000Z"}  # 902 s after
+    assert "after that run had ended" in str(record.adoption_refused(owned, "20261101T1000Z",
+                                                                    later))
+    at_the_end = {**same_second, "CreationDate": "2026-11-01T10:15:00.000Z"}
+    assert record.adoption_refused(owned, "20261101T1000Z", at_the_end) is None
     other = {**same_second, "SourceInstanceId": "i-2"}
     assert "not from the run's instance" in str(record.adoption_refused(
         owned, "20261101T1000Z", other))
-    # A retry keeps the first start: a later one cannot move it past an earlier image.
-    assert owned.started("20261101T1000Z", "i-1", at + timedelta(minutes=5)) == owned
+    # A retry keeps the first start: a later one cannot move it past an earlier image. It
+    # notes its own start, so an image it creates later than the first run's end is its.
+    retried = owned.started("20261101T1000Z", "i-1", at + timedelta(minutes=20))
+    assert retried.runs["20261101T1000Z"]["started"] == owned.runs["20261101T1000Z"]["started"]
+    assert "before the run started" in str(record.adoption_refused(retried, "20261101T1000Z",
+                                                                   earlier))
+    assert record.adoption_refused(retried, "20261101T1000Z", later) is None
 
 
 def test_the_record_outgrows_four_kilobytes(clients):

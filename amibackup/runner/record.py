@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,6 +36,8 @@ __all__ = ["Record", "RecordForged", "Seal", "adoption_refused", "delete", "read
 DESCRIPTION = "amibackup: the images this backup made (written by its runner and teardown only)"
 TIER = "Intelligent-Tiering"  # Standard stops at 4 KB; this grows to Advanced's 8 KB when needed
 RUNS_KEPT = 5  # started runs remembered (a run that never made its image is forgotten after)
+RUN_SECONDS = 900  # the runner function's timeout (Lambda's maximum): a run's CreateImage
+# comes within this of its start, so an image created later is not that run's
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,13 @@ class Record:
 
     def started(self, key: str, instance_id: str, at: datetime, scheduled: bool = False
                 ) -> Record:
-        """The run `key` is about to call CreateImage; a retry keeps the first start.
+        """The run `key` is about to call CreateImage; a retry keeps the first start (a
+        later one cannot pass an image made between for the run's) and notes its own
+        (`attempt`: the run's image may be created up to RUN_SECONDS after it).
         `scheduled`: a run of the schedule (not an operator's `amibackup run`)."""
         if key in self.runs:
-            return self
+            return replace(self, runs={**self.runs, key: {**self.runs[key],
+                                                          "attempt": _stamp(at)}})
         runs = {**self.runs, key: {"started": _stamp(at), "instance": instance_id}}
         newest = sorted(runs)[-RUNS_KEPT:]
         last = max(self.scheduled, key) if scheduled else self.scheduled  # keys sort as times
@@ -127,8 +132,11 @@ def adoption_refused(record: Record, key: str, image: dict[str, Any]) -> str | N
     """Why an image holding run `key`'s name is not this run's (None: it is, adopt it).
 
     It must be created after the record's start of the run (AWS reports CreationDate to the
-    second, so the start is compared to the second), and from the run's instance where AWS
-    reports the source (`SourceInstanceId`).
+    second, so the start is compared to the second) and before that run's invocation could
+    have ended (RUN_SECONDS), and from the run's instance where AWS reports the source
+    (`SourceInstanceId`). A run leaves its image pending to its event: the end bound stops
+    an image made later under the same name (its own deregistered meanwhile) from passing
+    for it.
     """
     run = record.runs.get(key)
     image_id = image.get("ImageId")
@@ -136,9 +144,15 @@ def adoption_refused(record: Record, key: str, image: dict[str, Any]) -> str | N
         return f"image {image_id} holds run {key}'s name, but the record has no start of that run"
     created = datetime.fromisoformat(str(image["CreationDate"]))
     started = datetime.fromisoformat(run["started"]).replace(microsecond=0)
+    last_attempt = datetime.fromisoformat(run.get("attempt", run["started"]))
     if created < started:
         return (f"image {image_id} holds run {key}'s name but was created at "
                 f"{created.isoformat()}, before the run started ({run['started']})")
+    if created > last_attempt + timedelta(seconds=RUN_SECONDS + 1):
+        return (f"image {image_id} holds run {key}'s name but was created at "
+                f"{created.isoformat()}, after that run had ended (its last attempt started "
+                f"{run.get('attempt', run['started'])}; an invocation lasts at most "
+                f"{RUN_SECONDS} s)")
     source = image.get("SourceInstanceId")
     if source and source != run["instance"]:
         return (f"image {image_id} holds run {key}'s name but was made from {source}, not from "
