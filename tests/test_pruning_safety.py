@@ -225,6 +225,9 @@ def test_destroy_leaves_an_image_holding_a_runs_name_it_did_not_make(clients, gr
     colleagues = clients("ec2").create_image(
         InstanceId=instance, NoReboot=True,
         Name=plan.image_name(backup_id, plan.run_key(T0)))["ImageId"]
+    # Made an hour before (AWS compares to the second: the same second would be the run's).
+    made = ec2_backends[ACCOUNT][REGION].amis[colleagues]
+    made.creation_date -= timedelta(hours=1)
     with pytest.raises((FunctionError, RuntimeError), match="not adopting"):
         fire(clients, backup_id, 0)
     assert list(owned(clients, backup_id).runs) == [plan.run_key(T0)]
