@@ -57,13 +57,19 @@ def endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
-    """Clients of the module's moto server, emptied for this test (boto3 pointed at it)."""
+def server_aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
+    """Clients of the module's moto server, emptied for this test (boto3 pointed at it).
+    Nothing in it: what a test deploys makes its own signing keys."""
     reset(endpoint)
     _fake_aws(monkeypatch, endpoint)
-    clients = Clients(REGION)
-    signing_key(clients, *TEST_BACKUPS)  # as deploying them would (the record is signed)
-    return clients
+    return Clients(REGION)
+
+
+@pytest.fixture
+def aws(server_aws: Clients) -> Clients:
+    """`server_aws` with the signing keys of the backups runner tests run undeployed."""
+    signing_key(server_aws, *TEST_BACKUPS)  # as deploying them would (the record is signed)
+    return server_aws
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ import pytest
 from amibackup.runner.clients import Clients
 from amibackup.runner.cycle import backup_images
 from devkit import pulumi_cli
-from devkit.localaws.server import FAKE_CREDENTIALS, reset
 from devkit.pulumi_cli import CliResult
 from devkit.scenarios import DemoGroup, create_group, default_image, fire_schedule
 from tests.support.engine import engine_or_skip
@@ -84,12 +83,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Project:
 
 
 @pytest.fixture
-def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
-    reset(endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    return Clients("us-east-1")
+def aws(server_aws: Clients) -> Clients:
+    """The moto server, emptied, without the runner tests' keys: the engine deploys them."""
+    return server_aws
 
 
 @pytest.fixture

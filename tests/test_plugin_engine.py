@@ -34,7 +34,6 @@ from amibackup.runner.cycle import backup_images
 from devkit import pulumi_cli
 from devkit.localaws.ec2 import images_pending, release_images
 from devkit.localaws.lambda_runtime import deliver_ami_events
-from devkit.localaws.server import FAKE_CREDENTIALS, reset
 from devkit.scenarios import (
     create_group,
     default_image,
@@ -124,12 +123,9 @@ def python_project(root: Path, work: Path, endpoint: str) -> Cli:
 
 
 @pytest.fixture
-def aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Clients:
-    reset(endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    return Clients("us-east-1")
+def aws(server_aws: Clients) -> Clients:
+    """The moto server, emptied, without the runner tests' keys: the engine deploys them."""
+    return server_aws
 
 
 def nothing_left(aws: Clients, backup_id: str) -> None:
