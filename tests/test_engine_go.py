@@ -25,16 +25,7 @@ from pathlib import Path
 import pytest
 
 from amibackup.runner.clients import Clients
-from amibackup.runner.cycle import backup_images
-from devkit.scenarios import (
-    Leftovers,
-    backup_snapshots,
-    create_group,
-    default_image,
-    fire_schedule,
-    leftovers,
-    schedule_of,
-)
+from devkit.scenarios import create_group, schedule_of
 from tests.support.examples import ROOT, ExampleProject, copy_example, example_or_skip
 
 T0 = datetime(2026, 11, 2, 2, 30, tzinfo=UTC)  # a Monday, 02:30 in Dublin (GMT in November)
@@ -81,15 +72,7 @@ def test_go_program_preview_up_run_destroy(project: ExampleProject, aws: Clients
     assert out["schedule"].startswith("at 02:30")
     assert "2 unchanged" in project.ok("up", "--yes")
 
-    made = fire_schedule(aws, backup_id, T0)["created"]
-    assert made and default_image(aws("ec2"), group.template_id) == made
-    snapshots = backup_snapshots(aws, backup_id)
-    assert snapshots
-
-    assert "- 2 deleted" in project.ok("destroy", "--yes")
-    assert backup_images(aws("ec2"), backup_id) == []
-    assert leftovers(aws, backup_id, snapshots) == Leftovers()
-    assert default_image(aws("ec2"), group.template_id) == group.base_image
+    project.run_then_destroy(aws, group, backup_id, T0)
 
 
 def test_a_go_program_that_does_not_compile_shows_the_compiler_message(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generate the SDKs from the package schema and compile the examples that use them:
 #
-#     bash tools/build-examples.sh [typescript] [go]     # default: both
+#     bash tools/build-examples.sh [typescript] [go] [python]     # default: all three
 #
 # typescript: `npm ci` of examples/typescript (package-lock.json pinned; npm's cache in
 #   ~/.cache/amibackup/npm, offline when it holds everything). The SDK is a `file:` dependency
@@ -12,12 +12,18 @@
 #   node_modules links to it: unchanged, it is reused, also by a fresh clone.
 # go: `go build` of examples/go, which compiles the generated Go SDK (go.mod replaces its
 #   module path with sdk/go). Go's build cache makes a repeat take seconds.
+# python: `pip install --no-deps --target` of the generated sdk/python (pulumi_amibackup, with
+#   the metadata it reads its version from) into ~/.cache/amibackup/examples/python-<stamp>
+#   (stamp: the generated SDK), which examples/python/site-packages links to; the program runs
+#   with PYTHONPATH at that link. Its dependencies (pulumi, semver, packaging) are the
+#   interpreter's, so the checkout's .venv is not touched. Then the SDK imports and the
+#   example byte-compiles.
 # Progress goes to stderr.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { printf 'build-examples: %s\n' "$*" >&2; }
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(typescript go)
+[ ${#targets[@]} -gt 0 ] || targets=(typescript go python)
 
 bash "$root/tools/gen-sdks.sh" "${AMIBACKUP_SCHEMA:-$root/schema/schema.json}" >&2
 
@@ -71,10 +77,37 @@ build_go() {
         go build -trimpath -tags osusergo,grpcnotrace -o "$out/amibackup-go-example" .) >&2
 }
 
+build_python() {
+    local dir=$root/examples/python python=${AMIBACKUP_PYTHON:-$root/.venv/bin/python}
+    [ -x "$python" ] || { log "python: no $python (bash tools/setup.sh makes .venv)"; return 1; }
+    local stamp
+    stamp=$(cd "$root" && find sdk/python -type f | LC_ALL=C sort | xargs sha256sum |
+            sha256sum | cut -c1-16)
+    local cache_root=${AMIBACKUP_EXAMPLES_CACHE:-$HOME/.cache/amibackup/examples}
+    local cache=$cache_root/python-$stamp
+    if [ -f "$cache/.installed" ]; then
+        log "python: the SDK $stamp already installed in $cache"
+    else
+        log "python: pip install --no-deps --target $cache sdk/python"
+        rm -rf "$cache"
+        "$python" -m pip install -q --disable-pip-version-check --no-deps --target "$cache" \
+            "$root/sdk/python" >&2
+        touch "$cache/.installed"
+        find "$cache_root" -mindepth 1 -maxdepth 1 -name 'python-*' -mtime +2 \
+            -exec rm -rf {} + 2>/dev/null || true
+    fi
+    touch "$cache/.installed"
+    ln -sfn "$cache" "$dir/site-packages"
+    log "python: import pulumi_amibackup, byte-compile examples/python"
+    PYTHONPATH=$cache "$python" -c 'import pulumi_amibackup' >&2
+    "$python" -m py_compile "$dir/__main__.py" >&2
+}
+
 for target in "${targets[@]}"; do
     case $target in
         typescript) build_typescript ;;
         go) build_go ;;
-        *) log "unknown target $target: typescript or go"; exit 2 ;;
+        python) build_python ;;
+        *) log "unknown target $target: typescript, go or python"; exit 2 ;;
     esac
 done

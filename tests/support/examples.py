@@ -1,7 +1,7 @@
 """The examples in other languages (examples/typescript, examples/go) through the real CLI:
 built once by tools/build-examples.sh, copied into a test folder whose Pulumi.yaml names
-this checkout's plugin by absolute path. Shared by tests/test_engine_typescript.py and
-tests/test_engine_go.py."""
+this checkout's plugin by absolute path. Shared by tests/test_engine_typescript.py,
+tests/test_engine_go.py and tests/test_engine_python_sdk.py."""
 
 from __future__ import annotations
 
@@ -10,10 +10,20 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from amibackup.runner.cycle import backup_images
 from devkit import pulumi_cli
+from devkit.scenarios import (
+    DemoGroup,
+    Leftovers,
+    backup_snapshots,
+    default_image,
+    fire_schedule,
+    leftovers,
+)
 from tests.support.engine import engine_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +49,20 @@ class ExampleProject(pulumi_cli.ProjectCli):
         assert not aws("lambda").list_functions()["Functions"]  # a preview creates nothing
         assert "+ 2 created" in self.ok("up", "--yes")
         return self.outputs()
+
+    def run_then_destroy(self, aws: Any, group: DemoGroup, backup_id: str,
+                         at: datetime) -> None:
+        """The schedule fired at `at` makes an image (with snapshots) the group launches;
+        `destroy` then leaves no image, snapshot, schedule, function or role, and the group
+        back on its base image."""
+        made = fire_schedule(aws, backup_id, at)["created"]
+        assert made and default_image(aws("ec2"), group.template_id) == made
+        snapshots = backup_snapshots(aws, backup_id)
+        assert snapshots
+        assert "- 2 deleted" in self.ok("destroy", "--yes")
+        assert backup_images(aws("ec2"), backup_id) == []
+        assert leftovers(aws, backup_id, snapshots) == Leftovers()
+        assert default_image(aws("ec2"), group.template_id) == group.base_image
 
 
 def engine_with(*tools: str) -> Callable[[], Path]:
