@@ -93,6 +93,7 @@ def test_a_stateful_persistence_input_is_refused_at_preview_by_name(
     assert refused.code != 0
     assert re.search(r"property persistence .*has a problem: persistence: dataVolumes "
                      r"persistence makes the group stateful", refused.text), refused.text
+    assert "Turn off rootVolume/dataVolumes persistence" in refused.text  # the fix
     assert "Traceback" not in refused.text
     assert not aws("lambda").list_functions()["Functions"]
     assert not aws("scheduler").list_schedules()["Schedules"]
