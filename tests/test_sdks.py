@@ -4,7 +4,8 @@ They are generated, never committed: tools/gen-sdks.sh writes sdk/ from schema/s
 Here: each SDK declares every property of the schema with its doc, the TypeScript SDK
 compiles (its postinstall runs tsc) and the example program type-checks against it, the Go
 SDK and example compile, and a program that misuses the SDK fails to compile (so the checks
-can fail). The TypeScript program through the real CLI is tests/test_engine_typescript.py.
+can fail). The programs through the real CLI: tests/test_engine_typescript.py,
+tests/test_engine_go.py and tests/test_engine_python_sdk.py.
 
 Set AMIBACKUP_REQUIRE_ENGINE=1 (as tools/test.sh does) to fail rather than skip when Go or
 Node.js is missing.
@@ -181,7 +182,8 @@ def test_a_go_program_that_misuses_the_sdk_does_not_compile(go_example: Path,
 def test_python_sdk_compiles_and_takes_every_input(generated: Path) -> None:
     """The generated Python SDK (pulumi_amibackup, not the dynamic resource): it compiles, and
     its args class takes every input in snake_case. (Importing it needs it pip-installed: it
-    reads its version from the installed package's metadata.)"""
+    reads its version from the installed package's metadata; tests/test_engine_python_sdk.py
+    runs a program on it.)"""
     package = generated / "python" / "pulumi_amibackup"
     for source in package.rglob("*.py"):
         compile(source.read_text(), str(source), "exec")
