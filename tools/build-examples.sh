@@ -90,7 +90,10 @@ build_python() {
     else
         log "python: pip install --no-deps --target $cache sdk/python"
         rm -rf "$cache"
-        "$python" -m pip install -q --disable-pip-version-check --no-deps --target "$cache" \
+        # PIP_CONSTRAINT (unlike -c) reaches pip's isolated build environment: the SDK is
+        # built with the setuptools and wheel pinned in constraints.txt.
+        PIP_CONSTRAINT="$root/constraints.txt" \
+            "$python" -m pip install -q --disable-pip-version-check --no-deps --target "$cache" \
             "$root/sdk/python" >&2
         touch "$cache/.installed"
         find "$cache_root" -mindepth 1 -maxdepth 1 -name 'python-*' -mtime +2 \
