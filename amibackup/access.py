@@ -468,6 +468,17 @@ def ami_rule_request(rule_name: str, backup_id: str, image_ids: Iterable[str] = 
             "Description": f"amibackup {backup_id}: its images' AMI state changes to its runner"}
 
 
+def ami_rule_exists(events: Any, rule_name: str) -> bool:
+    """Whether the backup's AMI rule exists (DescribeRule; any error but not-found raises)."""
+    try:
+        events.describe_rule(Name=rule_name)
+    except ClientError as err:
+        if error_code(err) == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
 def narrow_ami_rule(events: Any, rule_name: str, backup_id: str, image_ids: Iterable[str],
                     enabled: bool = True) -> str:
     """Point the backup's own rule at the images it has in flight; the rule's ARN."""

@@ -131,3 +131,22 @@ def test_version_and_no_demo_subcommand(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as done:
         main(["demo"])  # the demo is dev tooling: `python -m devkit.demo`
     assert done.value.code == 2
+
+
+def test_an_adhoc_backups_pending_image_leaves_no_rule_behind(
+        clients: Clients, group: DemoGroup, capsys: pytest.CaptureFixture[str]) -> None:
+    """An ad-hoc backup has no AMI rule: its pending image makes none (PutRule would create
+    one nobody deletes); its next run adopts the image and promotes it."""
+    from devkit.localaws.ec2 import images_pending, release_images
+
+    with images_pending() as hold:
+        assert main(["run", "--group", "web", "--backup", "ops"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["created"] == hold.image_ids[0] and first["in_flight"] == [first["created"]]
+    assert any("no AMI event rule" in s for s in first["skipped"])
+    assert clients("events").list_rules()["Rules"] == []
+    release_images(hold.image_ids)
+    assert main(["run", "--group", "web", "--backup", "ops"]) == 0
+    later = json.loads(capsys.readouterr().out)
+    assert later["adopted"] == [first["created"]] and later["promoted"] == first["created"]
+    assert default_image(clients("ec2"), group.template_id) == first["created"]

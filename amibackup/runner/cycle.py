@@ -64,7 +64,7 @@ def run_cycle(job: Job, clients: Clients, now: datetime | None = None,
             _cycle(job, ahead, now, key if create else None, summary, seal, adhoc,
                    event_image)
             if summary.created in (summary.in_flight or ()):  # a new image awaits its event
-                rule.follow_in_flight(clients, job, summary)
+                rule.follow_in_flight(clients, job, summary, only_if_deployed=adhoc)
     except lock.Busy as busy:
         if create:  # a scheduled run that cannot run fails, so the error metric and alarm fire
             summary.failed.append(f"{busy}; this scheduled run did nothing")

@@ -18,9 +18,20 @@ from amibackup.runner.config import Job
 from amibackup.runner.summary import Summary
 
 
-def follow_in_flight(clients: Clients, job: Job, summary: Summary) -> None:
-    """Point the rule at `summary.in_flight` (None: the cycle stopped early, leave it)."""
+def follow_in_flight(clients: Clients, job: Job, summary: Summary,
+                     only_if_deployed: bool = False) -> None:
+    """Point the rule at `summary.in_flight` (None: the cycle stopped early, leave it).
+
+    `only_if_deployed` (an ad-hoc `amibackup run --backup ID`): the backup may have no rule
+    (nothing deployed); PutRule would make one nobody deletes, so the rule is looked up
+    first and, if there is none, left alone (the next run adopts and promotes the image).
+    """
     if summary.in_flight is None:
+        return
+    if only_if_deployed and not access.ami_rule_exists(clients("events"),
+                                                       Names(job.backup_id).ami_rule):
+        summary.skipped.append(f"backup {job.backup_id} has no AMI event rule (not deployed): "
+                               "its image is adopted and promoted by its next run")
         return
     try:
         access.narrow_ami_rule(clients("events"), Names(job.backup_id).ami_rule, job.backup_id,
