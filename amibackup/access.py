@@ -473,7 +473,7 @@ def ami_rule_exists(events: Any, rule_name: str) -> bool:
     try:
         events.describe_rule(Name=rule_name)
     except ClientError as err:
-        if error_code(err) == "ResourceNotFoundException":
+        if is_not_found(err):
             return False
         raise
     return True
